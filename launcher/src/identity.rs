@@ -1,0 +1,171 @@
+//! Steps 4–6 and 8: resource limits, the process identity and capabilities, no_new_privs, exec.
+
+use crate::sys::{self, cstr, SysError, SysResult};
+use bvisor_launcher::{LaunchPlan, ProcessPlan};
+use std::ffi::CString;
+use std::os::fd::RawFd;
+
+/// Step 4: rlimits and oom_score_adj.
+pub fn limits(plan: &LaunchPlan, oom_fd: Option<RawFd>) -> SysResult<()> {
+    for r in &plan.rlimits {
+        let lim = libc::rlimit64 {
+            rlim_cur: r.soft,
+            rlim_max: r.hard,
+        };
+        // SAFETY: prlimit64 on ourselves with a valid struct.
+        let ret = unsafe {
+            libc::prlimit64(
+                0,
+                r.resource as libc::__rlimit_resource_t,
+                &lim,
+                std::ptr::null_mut(),
+            )
+        };
+        sys::check(ret as i64, || {
+            format!("setrlimit resource {} to {}:{}", r.resource, r.soft, r.hard)
+        })?;
+    }
+    if let (Some(fd), Some(adj)) = (oom_fd, plan.oom_score_adj) {
+        let r = sys::write_all(fd, adj.to_string().as_bytes(), "write oom_score_adj");
+        sys::close(fd);
+        r?;
+    }
+    Ok(())
+}
+
+/// Step 5: bounding set, groups, uid/gid, the other capability sets, umask, cwd.
+pub fn apply(p: &ProcessPlan) -> SysResult<()> {
+    if let Some(caps) = &p.capabilities {
+        // Dropping from the bounding set needs CAP_SETPCAP: do it while still root.
+        for cap in 0..=sys::cap_last_cap() {
+            if caps.bounding & (1u64 << cap) == 0 {
+                sys::prctl(
+                    libc::PR_CAPBSET_DROP,
+                    cap as u64,
+                    &format!("drop cap {cap} from bounding set"),
+                )?;
+            }
+        }
+    }
+    // SAFETY: setgroups with a valid slice.
+    let r = unsafe { libc::setgroups(p.additional_gids.len(), p.additional_gids.as_ptr()) };
+    sys::check(r as i64, || format!("setgroups {:?}", p.additional_gids))?;
+    // Keep permitted capabilities across the uid change; capset below sets them exactly.
+    sys::prctl(libc::PR_SET_KEEPCAPS, 1, "prctl PR_SET_KEEPCAPS")?;
+    // SAFETY: plain syscalls.
+    unsafe {
+        sys::check(libc::setresgid(p.gid, p.gid, p.gid) as i64, || {
+            format!("setresgid {}", p.gid)
+        })?;
+        sys::check(libc::setresuid(p.uid, p.uid, p.uid) as i64, || {
+            format!("setresuid {}", p.uid)
+        })?;
+    }
+    sys::prctl(libc::PR_SET_KEEPCAPS, 0, "prctl PR_SET_KEEPCAPS")?;
+    if let Some(caps) = &p.capabilities {
+        sys::capset(caps.effective, caps.permitted, caps.inheritable)?;
+        // SAFETY: prctl with integer arguments.
+        let r = unsafe {
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+                0,
+                0,
+                0,
+            )
+        };
+        sys::check(r as i64, || "clear ambient capabilities".into())?;
+        for cap in 0..=sys::cap_last_cap() {
+            if caps.ambient & (1u64 << cap) != 0 {
+                // SAFETY: prctl with integer arguments.
+                let r = unsafe {
+                    libc::prctl(
+                        libc::PR_CAP_AMBIENT,
+                        libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
+                        cap as libc::c_ulong,
+                        0,
+                        0,
+                    )
+                };
+                sys::check(r as i64, || format!("raise ambient cap {cap}"))?;
+            }
+        }
+    }
+    if let Some(mask) = p.umask {
+        // SAFETY: umask cannot fail.
+        unsafe { libc::umask(mask as libc::mode_t) };
+    }
+    sys::chdir(&p.cwd)
+}
+
+/// Step 6.
+pub fn no_new_privileges(p: &ProcessPlan) -> SysResult<()> {
+    if p.no_new_privileges {
+        sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, "prctl PR_SET_NO_NEW_PRIVS")?;
+    }
+    Ok(())
+}
+
+/// Find the program as execvp would, in the container's root and the process's PATH, so a
+/// missing program fails `create`, not `start`.
+pub fn resolve_program(p: &ProcessPlan) -> SysResult<CString> {
+    let prog = &p.args[0];
+    if prog.contains('/') {
+        return check_exec(prog);
+    }
+    let path = p
+        .env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    let mut last = libc::ENOENT;
+    for dir in path.split(':').filter(|d| !d.is_empty()) {
+        let cand = format!("{dir}/{prog}");
+        match check_exec(&cand) {
+            Ok(c) => return Ok(c),
+            Err(e) => last = e.errno,
+        }
+    }
+    sys::fail(
+        format!("exec: {prog:?}: executable file not found in $PATH"),
+        last,
+    )
+}
+
+fn check_exec(path: &str) -> SysResult<CString> {
+    let c = cstr(path)?;
+    // SAFETY: valid string.
+    let r = unsafe { libc::access(c.as_ptr(), libc::X_OK) };
+    sys::check(r as i64, || format!("exec: {path:?}"))?;
+    // SAFETY: stat into a zeroed struct.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointers.
+    let r = unsafe { libc::stat(c.as_ptr(), &mut st) };
+    sys::check(r as i64, || format!("stat {path}"))?;
+    if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        return sys::fail(format!("exec: {path:?}: is a directory"), libc::EACCES);
+    }
+    Ok(c)
+}
+
+/// Step 8: replace the launcher with the workload. Returns only on failure.
+pub fn exec(program: &CString, p: &ProcessPlan) -> SysError {
+    let args: Vec<CString> = match p.args.iter().map(|a| cstr(a)).collect() {
+        Ok(a) => a,
+        Err(e) => return e,
+    };
+    let env: Vec<CString> = match p.env.iter().map(|a| cstr(a)).collect() {
+        Ok(a) => a,
+        Err(e) => return e,
+    };
+    let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let mut envp: Vec<*const libc::c_char> = env.iter().map(|a| a.as_ptr()).collect();
+    envp.push(std::ptr::null());
+    // SAFETY: NULL-terminated arrays of valid C strings that outlive the call.
+    unsafe { libc::execve(program.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+    SysError {
+        what: format!("exec {:?}", program),
+        errno: sys::errno(),
+    }
+}

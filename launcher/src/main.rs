@@ -1,0 +1,176 @@
+//! `bvisor-launcher`: applies a sealed boundary plan in the fixed order of ARCHITECTURE §3 and
+//! execs the workload only if every step succeeded.
+//!
+//! ```text
+//! 1 verify       digest, seals, single thread, non-dumpable, close every fd the plan does not name
+//! 2 namespaces   enter cgroups, setns joined namespaces, clone3 new ones, uid/gid maps (parent)
+//! 3 rootfs       hostname, mounts, /dev, hooks point, pivot_root, masked/readonly paths, sysctl, console
+//! 4 limits       rlimits, oom_score_adj
+//! 5 identity     bounding set, groups, uid/gid, capabilities, umask, cwd
+//! 6 privileges   no_new_privileges
+//! 7 start        report ready, wait on the exec fifo, startContainer hooks
+//! 8 exec         execve
+//! ```
+//!
+//! Steps 1–2 run in the launcher process; at clone3 it forks the container init, which runs
+//! steps 3–8 and reports straight to the runtime. The parent writes the id maps, releases the
+//! child and exits.
+
+mod hooks;
+mod identity;
+mod namespaces;
+mod report;
+mod rootfs;
+mod sys;
+
+use bvisor_launcher::{LaunchPlan, CONTROL_FD_ARG, DIGEST_ARG, PLAN_FD_ARG};
+use report::Reporter;
+use std::os::fd::RawFd;
+use sys::SysResult;
+
+fn main() {
+    let code = match parse_args() {
+        Ok((plan_fd, digest, control)) => launch(plan_fd, &digest, control),
+        Err(e) => {
+            eprintln!("bvisor-launcher: {e}");
+            2
+        }
+    };
+    std::process::exit(code);
+}
+
+fn parse_args() -> Result<(RawFd, String, RawFd), String> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (mut plan, mut digest, mut control) = (None, None, None);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let v = it.next().ok_or_else(|| format!("{a} needs a value"))?;
+        match a.as_str() {
+            PLAN_FD_ARG => plan = v.parse().ok(),
+            DIGEST_ARG => digest = Some(v.clone()),
+            CONTROL_FD_ARG => control = v.parse().ok(),
+            _ => return Err(format!("unknown argument {a}")),
+        }
+    }
+    match (plan, digest, control) {
+        (Some(p), Some(d), Some(c)) => Ok((p, d, c)),
+        _ => Err(format!(
+            "usage: bvisor-launcher {PLAN_FD_ARG} N {DIGEST_ARG} HEX {CONTROL_FD_ARG} N (run by bvisor, not by hand)"
+        )),
+    }
+}
+
+/// Returns the exit code of the launcher process (the parent half) or of a child that failed.
+fn launch(plan_fd: RawFd, digest: &str, control: RawFd) -> i32 {
+    let mut rep = Reporter::new(control);
+    let plan = match rep.step(1, "verify", || verify(plan_fd, digest)) {
+        Ok(p) => p,
+        Err(()) => return 1,
+    };
+    match namespaces::enter(&plan, &mut rep) {
+        Ok(namespaces::Side::Parent) => 0,
+        Ok(namespaces::Side::Child) => {
+            // The container init: steps 3–8. Only returns on failure.
+            let _ = container_init(&plan, &mut rep);
+            1
+        }
+        Err(()) => 1,
+    }
+}
+
+/// Step 1: the plan is what the runtime sealed, and nothing else reaches this process.
+fn verify(plan_fd: RawFd, digest: &str) -> SysResult<LaunchPlan> {
+    check_sealed(plan_fd)?;
+    let bytes = sys::read_to_end(plan_fd)?;
+    let plan = LaunchPlan::decode(&bytes, digest).map_err(|e| sys::SysError {
+        what: e.to_string(),
+        errno: libc::EBADMSG,
+    })?;
+    sys::close(plan_fd);
+    sys::ensure_single_threaded()?;
+    // Non-dumpable: no process in the container can ptrace us or open our /proc files while we
+    // hold host fds. execve of the workload resets it.
+    sys::prctl(libc::PR_SET_DUMPABLE, 0, "prctl PR_SET_DUMPABLE")?;
+    close_unnamed_fds(&plan)?;
+    Ok(plan)
+}
+
+fn check_sealed(fd: RawFd) -> SysResult<()> {
+    // SAFETY: fcntl on an fd.
+    let seals = unsafe { libc::fcntl(fd, libc::F_GET_SEALS) };
+    let seals = sys::check(seals as i64, || "plan fd is not a memfd".into())? as i32;
+    let need = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+    if seals & need != need {
+        return sys::fail(
+            format!("plan memfd seals {seals:#x} lack {need:#x}"),
+            libc::EPERM,
+        );
+    }
+    Ok(())
+}
+
+/// Keep stdio, the preserved fds (3..3+N, passed to the workload) and the fds the plan names
+/// (close-on-exec); close everything else.
+fn close_unnamed_fds(plan: &LaunchPlan) -> SysResult<()> {
+    let named = named_fds(plan);
+    let preserved_end = 3 + plan.fds.preserve_fds as RawFd;
+    for fd in sys::open_fds() {
+        if fd < 3 {
+            continue;
+        }
+        if fd < preserved_end {
+            sys::set_cloexec(fd, false)?;
+        } else if named.contains(&fd) {
+            sys::set_cloexec(fd, true)?;
+        } else {
+            sys::close(fd);
+        }
+    }
+    Ok(())
+}
+
+fn named_fds(plan: &LaunchPlan) -> Vec<RawFd> {
+    let mut v = vec![plan.fds.control];
+    v.extend(plan.fds.exec_fifo);
+    v.extend(plan.fds.console_socket);
+    v.extend(plan.namespaces.iter().filter_map(|n| n.join_fd));
+    v.extend(plan.cgroup_procs_fds.iter().copied());
+    if let Some(r) = &plan.rootfs {
+        v.push(r.root_fd);
+    }
+    v
+}
+
+/// Steps 3–8 in the container init. Returns only if a step failed (already reported).
+fn container_init(plan: &LaunchPlan, rep: &mut Reporter) -> Result<(), ()> {
+    let mut state = String::new();
+    let control = rep.fd();
+    let oom_fd = rep.step(3, "rootfs", || rootfs::setup(plan, control, &mut state))?;
+    rep.step(4, "limits", || identity::limits(plan, oom_fd))?;
+    rep.step(5, "identity", || identity::apply(&plan.process))?;
+    rep.step(6, "privileges", || {
+        identity::no_new_privileges(&plan.process)
+    })?;
+    // Step 7: a missing program fails `create`, not `start`; then ready, then wait.
+    let program = rep.step(7, "ready", || identity::resolve_program(&plan.process))?;
+    report::send(control, &bvisor_launcher::Report::Ready).map_err(|_| ())?;
+    rep.detach();
+    rep.step(7, "start", || wait_for_start(plan, &state))?;
+    // Step 8: exec. A failure here is reported; success never returns.
+    let err = identity::exec(&program, &plan.process);
+    rep.failed(8, "exec", &err);
+    Err(())
+}
+
+fn wait_for_start(plan: &LaunchPlan, state: &str) -> SysResult<()> {
+    if plan.wait_for_start {
+        if let Some(fifo) = plan.fds.exec_fifo {
+            let n = sys::read_byte(fifo, "read exec fifo")?;
+            if n == 0 {
+                return sys::fail("exec fifo closed before start", libc::EPIPE);
+            }
+            sys::close(fifo);
+        }
+    }
+    hooks::run_all(&plan.start_container_hooks, state, "startContainer")
+}

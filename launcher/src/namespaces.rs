@@ -1,0 +1,102 @@
+//! Step 2: cgroups, joined namespaces, clone3 into new ones, uid/gid maps from the parent.
+
+use crate::report::{self, Reporter};
+use crate::sys::{self, SysResult};
+use bvisor_launcher::{IdMapping, LaunchPlan, NsKind, Report};
+
+pub enum Side {
+    Parent,
+    Child,
+}
+
+pub fn enter(plan: &LaunchPlan, rep: &mut Reporter) -> Result<Side, ()> {
+    let (flags, sync) = rep.step(2, "namespaces", || prepare(plan))?;
+    let (rd, wr) = sync;
+    let pid = match sys::clone3(flags) {
+        Ok(p) => p,
+        Err(e) => {
+            rep.failed(2, "clone3", &e);
+            return Err(());
+        }
+    };
+    if pid == 0 {
+        sys::close(wr);
+        // Wait until the parent has written the id maps (or died: EOF).
+        let go = sys::read_byte(rd, "wait for parent");
+        sys::close(rd);
+        return match go {
+            Ok(1) => Ok(Side::Child),
+            _ => Err(()),
+        };
+    }
+    sys::close(rd);
+    let parent = || -> SysResult<()> {
+        report::send(rep.fd(), &Report::Pid { pid })?;
+        if plan
+            .namespaces
+            .iter()
+            .any(|n| n.kind == NsKind::User && n.join_fd.is_none())
+        {
+            write_map(pid, "gid_map", &plan.gid_mappings)?;
+            write_map(pid, "uid_map", &plan.uid_mappings)?;
+        }
+        sys::write_all(wr, b"1", "release container init")
+    };
+    match parent() {
+        Ok(()) => {
+            sys::close(wr);
+            Ok(Side::Parent)
+        }
+        Err(e) => {
+            // SAFETY: killing the child we just created.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let _ = sys::waitpid(pid);
+            rep.failed(2, "id maps", &e);
+            Err(())
+        }
+    }
+}
+
+/// Enter the cgroups and joined namespaces; return the clone3 flags and the parent→child pipe.
+fn prepare(plan: &LaunchPlan) -> SysResult<(u64, (i32, i32))> {
+    // Enter the cgroups first so the container never runs outside them (and a new cgroup
+    // namespace is rooted at the container's own cgroup).
+    for &fd in &plan.cgroup_procs_fds {
+        sys::write_all(fd, b"0", "write cgroup.procs")?;
+        sys::close(fd);
+    }
+    // Join the user namespace first: the other joined namespaces are owned by it.
+    let mut joined: Vec<_> = plan
+        .namespaces
+        .iter()
+        .filter_map(|n| n.join_fd.map(|fd| (n.kind, fd)))
+        .collect();
+    joined.sort_by_key(|(k, _)| *k != NsKind::User);
+    for (kind, fd) in joined {
+        sys::setns(fd, kind.clone_flag() as i32, kind.oci_name())?;
+        sys::close(fd);
+    }
+    let flags = plan
+        .namespaces
+        .iter()
+        .filter(|n| n.join_fd.is_none())
+        .fold(0u64, |f, n| f | n.kind.clone_flag());
+    let mut p = [0i32; 2];
+    // SAFETY: p has room for two fds.
+    sys::check(
+        unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) } as i64,
+        || "pipe2".into(),
+    )?;
+    Ok((flags, (p[0], p[1])))
+}
+
+fn write_map(pid: i32, file: &str, maps: &[IdMapping]) -> SysResult<()> {
+    let text: String = maps
+        .iter()
+        .map(|m| format!("{} {} {}\n", m.container_id, m.host_id, m.size))
+        .collect();
+    std::fs::write(format!("/proc/{pid}/{file}"), text).map_err(|e| sys::SysError {
+        what: format!("write /proc/{pid}/{file}"),
+        errno: e.raw_os_error().unwrap_or(libc::EIO),
+    })
+}

@@ -1,0 +1,520 @@
+//! Step 3: hostname, the root filesystem and its mounts, /dev, pivot_root, masked and read-only
+//! paths, sysctl and the console.
+//!
+//! Every path inside the rootfs is opened with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+//! relative to the rootfs mount, and mounts act on the opened fd through /proc/self/fd/N, so a
+//! symlink in the rootfs (or one swapped in during setup) can never redirect a mount to the host.
+
+use crate::hooks;
+use crate::report;
+use crate::sys::{self, cstr, fd_path, SysError, SysResult};
+use bvisor_launcher::{Command, DevicePlan, LaunchPlan, MountPlan, Report, RootfsPlan};
+use std::ffi::CString;
+use std::os::fd::RawFd;
+
+/// Returns an fd of `/proc/self/oom_score_adj` opened before pivot_root (step 4 writes it),
+/// and fills `state` with the OCI state JSON for in-container hooks.
+pub fn setup(plan: &LaunchPlan, control: RawFd, state: &mut String) -> SysResult<Option<RawFd>> {
+    if let Some(h) = &plan.hostname {
+        let c = cstr(h)?;
+        // SAFETY: valid buffer and length.
+        sys::check(
+            unsafe { libc::sethostname(c.as_ptr(), h.len()) } as i64,
+            || format!("sethostname {h}"),
+        )?;
+    }
+    if let Some(d) = &plan.domainname {
+        let c = cstr(d)?;
+        // SAFETY: valid buffer and length.
+        sys::check(
+            unsafe { libc::setdomainname(c.as_ptr(), d.len()) } as i64,
+            || format!("setdomainname {d}"),
+        )?;
+    }
+    let oom_fd = match plan.oom_score_adj {
+        Some(_) => Some(sys::open_path("/proc/self/oom_score_adj", libc::O_WRONLY)?),
+        None => None,
+    };
+    let Some(rootfs) = &plan.rootfs else {
+        sync_hooks(plan, control, state)?;
+        return Ok(oom_fd);
+    };
+    let root = enter_rootfs(rootfs)?;
+    for m in &rootfs.mounts {
+        mount_one(root, m, rootfs.bind_devices)?;
+    }
+    if rootfs.default_devices {
+        default_devices(root, rootfs)?;
+    }
+    for d in &rootfs.devices {
+        make_device(root, d, rootfs.bind_devices)?;
+    }
+    sync_hooks(plan, control, state)?;
+    sys::fchdir(root)?;
+    if rootfs.no_pivot {
+        // MS_MOVE + chroot: for filesystems where pivot_root is impossible (e.g. initramfs).
+        sys::mount(Some(c"."), c"/", None, libc::MS_MOVE, None)?;
+        sys::chroot_dot()?;
+    } else {
+        sys::pivot_root_here()?;
+        // The old root is stacked on "."; make it a slave so unmounting it cannot propagate to
+        // the host, then drop it.
+        sys::mount(None, c".", None, libc::MS_SLAVE | libc::MS_REC, None)?;
+        sys::umount_detach(c".")?;
+    }
+    sys::chdir("/")?;
+    if rootfs.post_propagation != 0 {
+        sys::mount(None, c"/", None, rootfs.post_propagation, None)?;
+    }
+    sys::close(root);
+    sys::close(rootfs.root_fd);
+    let slash = sys::open_path("/", libc::O_PATH | libc::O_DIRECTORY)?;
+    for p in &rootfs.masked_paths {
+        mask_path(slash, p)?;
+    }
+    for p in &rootfs.readonly_paths {
+        readonly_path(slash, p)?;
+    }
+    if rootfs.readonly_root {
+        remount(slash, "/", libc::MS_RDONLY)?;
+    }
+    for (k, v) in &rootfs.sysctl {
+        write_sysctl(slash, k, v)?;
+    }
+    if plan.process.terminal {
+        console(slash, plan, rootfs.console)?;
+    }
+    sys::close(slash);
+    Ok(oom_fd)
+}
+
+/// Tell the runtime mounts are done (it runs prestart/createRuntime hooks), get the state back,
+/// then run createContainer hooks here, in the container's namespaces, before pivot_root.
+fn sync_hooks(plan: &LaunchPlan, control: RawFd, state: &mut String) -> SysResult<()> {
+    if !plan.sync_hooks {
+        return Ok(());
+    }
+    report::send(control, &Report::HooksPoint)?;
+    let msg = sys::recv_msg(control)?;
+    match Command::decode(&msg) {
+        Ok(Command::Proceed { state: s }) => *state = s,
+        Ok(Command::Abort { reason }) => {
+            return sys::fail(format!("aborted: {reason}"), libc::ECANCELED)
+        }
+        Err(e) => return sys::fail(e, libc::EBADMSG),
+    }
+    hooks::run_all(&plan.create_container_hooks, state, "createContainer")
+}
+
+/// Make the mount namespace private to us and turn the rootfs into a mount point of its own.
+/// Returns an O_PATH fd of the rootfs mount's root: every later lookup is relative to it.
+fn enter_rootfs(r: &RootfsPlan) -> SysResult<RawFd> {
+    sys::mount(None, c"/", None, r.root_propagation, None)?;
+    // root_fd was opened in the runtime's mount namespace, whose mounts cannot be cloned from
+    // this one: open the same path here and check it is the very same directory.
+    let here = sys::open_path(&r.root_path, libc::O_PATH | libc::O_DIRECTORY)?;
+    let (a, b) = (sys::fstat(r.root_fd)?, sys::fstat(here)?);
+    if (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino) {
+        return sys::fail(
+            format!("rootfs {} changed since the runtime opened it", r.root_path),
+            libc::ESTALE,
+        );
+    }
+    let tree = sys::open_tree_clone(here)?;
+    sys::move_mount_fd(tree, here)?;
+    sys::close(here);
+    // `tree` now is the root of the attached mount: lookups through it stay in the new mount.
+    let root = sys::open_in_root(tree, "/", libc::O_PATH | libc::O_DIRECTORY, 0)?;
+    sys::close(tree);
+    Ok(root)
+}
+
+fn mount_one(root: RawFd, m: &MountPlan, bind_devices: bool) -> SysResult<()> {
+    let _ = bind_devices;
+    if m.fstype == "remount" {
+        return remount(root, &m.destination, m.flags);
+    }
+    let is_bind = m.fstype == "bind";
+    let want_dir = !is_bind || m.source_is_dir;
+    let target = create_in_root(root, &m.destination, want_dir)?;
+    let tpath = fd_path(target);
+    let source = cstr(&m.source)?;
+    if is_bind {
+        let flags = libc::MS_BIND | if m.recursive { libc::MS_REC } else { 0 };
+        sys::mount(Some(&source), &tpath, None, flags, None)?;
+        sys::close(target);
+        let extra = m.flags & !(libc::MS_BIND | libc::MS_REC);
+        if extra != 0 {
+            remount(root, &m.destination, extra)?;
+        }
+    } else {
+        let fstype = cstr(&m.fstype)?;
+        let data = cstr(&m.data)?;
+        let data = if m.data.is_empty() {
+            None
+        } else {
+            Some(data.as_c_str())
+        };
+        let r = sys::mount(Some(&source), &tpath, Some(&fstype), m.flags, data);
+        sys::close(target);
+        r?;
+    }
+    if m.propagation != 0 {
+        let t = sys::open_in_root(root, &m.destination, libc::O_PATH, 0)?;
+        let r = sys::mount(None, &fd_path(t), None, m.propagation, None);
+        sys::close(t);
+        r?;
+    }
+    Ok(())
+}
+
+/// Remount the mount at `path` (inside `root`) with `flags` added, keeping the flags the kernel
+/// locks (nosuid, nodev, noexec, and ro when already set) so the remount cannot fail with EPERM
+/// in a user namespace or silently drop them.
+fn remount(root: RawFd, path: &str, flags: u64) -> SysResult<()> {
+    let t = sys::open_in_root(root, path, libc::O_PATH, 0)?;
+    let p = fd_path(t);
+    // SAFETY: statvfs on a valid path into a zeroed struct.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointers.
+    let r = unsafe { libc::statvfs(p.as_ptr(), &mut st) };
+    let mut keep = 0u64;
+    if r == 0 {
+        let f = st.f_flag;
+        for (st_flag, ms) in [
+            (libc::ST_NOSUID, libc::MS_NOSUID),
+            (libc::ST_NODEV, libc::MS_NODEV),
+            (libc::ST_NOEXEC, libc::MS_NOEXEC),
+            (libc::ST_RDONLY, libc::MS_RDONLY),
+            (libc::ST_RELATIME, libc::MS_RELATIME),
+            (libc::ST_NOATIME, libc::MS_NOATIME),
+        ] {
+            if f & st_flag != 0 {
+                keep |= ms;
+            }
+        }
+    }
+    let res = sys::mount(
+        None,
+        &p,
+        None,
+        libc::MS_REMOUNT | libc::MS_BIND | flags | keep,
+        None,
+    );
+    sys::close(t);
+    res
+}
+
+/// Create every missing component of `path` inside `root` (directories; the last one a
+/// directory or an empty file) and return an O_PATH fd of it, resolved inside the root.
+pub fn create_in_root(root: RawFd, path: &str, dir: bool) -> SysResult<RawFd> {
+    if let Ok(fd) = sys::open_in_root(root, path, libc::O_PATH, 0) {
+        return Ok(fd);
+    }
+    let comps: Vec<&str> = path
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    let mut cur = sys::open_in_root(root, "/", libc::O_PATH | libc::O_DIRECTORY, 0)?;
+    for (i, c) in comps.iter().enumerate() {
+        let last = i + 1 == comps.len();
+        let sofar = format!("/{}", comps[..=i].join("/"));
+        if *c == ".." {
+            // Resolved by openat2 inside the root; never above it.
+            let next = sys::open_in_root(root, &sofar, libc::O_PATH | libc::O_DIRECTORY, 0)?;
+            sys::close(cur);
+            cur = next;
+            continue;
+        }
+        let next = match sys::open_in_root(root, &sofar, libc::O_PATH, 0) {
+            Ok(fd) => fd,
+            Err(e) if e.errno == libc::ENOENT => {
+                // cur is an O_PATH fd of the parent: create the entry relative to it, then
+                // re-resolve it inside the root (it may be a dangling symlink target).
+                let name = cstr(c)?;
+                if last && !dir {
+                    let dirfd = reopen_dir(cur)?;
+                    // SAFETY: valid dirfd and name.
+                    let fd = unsafe {
+                        libc::openat(
+                            dirfd,
+                            name.as_ptr(),
+                            libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+                            0o644,
+                        )
+                    };
+                    let r = sys::check(fd as i64, || format!("create {sofar}"));
+                    sys::close(dirfd);
+                    sys::close(r? as i32);
+                } else {
+                    let dirfd = reopen_dir(cur)?;
+                    // SAFETY: valid dirfd and name.
+                    let r = unsafe { libc::mkdirat(dirfd, name.as_ptr(), 0o755) };
+                    sys::close(dirfd);
+                    if r < 0 && sys::errno() != libc::EEXIST {
+                        return sys::fail(format!("mkdir {sofar}"), sys::errno());
+                    }
+                }
+                sys::open_in_root(root, &sofar, libc::O_PATH, 0)?
+            }
+            Err(e) => {
+                sys::close(cur);
+                return Err(e);
+            }
+        };
+        sys::close(cur);
+        cur = next;
+    }
+    Ok(cur)
+}
+
+/// An O_PATH directory fd cannot be used for mkdirat/openat(O_CREAT): reopen it for reading.
+fn reopen_dir(opath: RawFd) -> SysResult<RawFd> {
+    let empty = c"";
+    // SAFETY: openat with AT_EMPTY_PATH semantics is not available for open; go through
+    // openat2 on the fd itself with path ".".
+    let _ = empty;
+    sys::open_in_root(opath, ".", libc::O_RDONLY | libc::O_DIRECTORY, 0)
+}
+
+const DEFAULT_DEVICES: &[(&str, i64, i64)] = &[
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
+
+fn default_devices(root: RawFd, r: &RootfsPlan) -> SysResult<()> {
+    for (name, major, minor) in DEFAULT_DEVICES {
+        make_device(
+            root,
+            &DevicePlan {
+                path: format!("/dev/{name}"),
+                kind: 'c',
+                major: *major,
+                minor: *minor,
+                mode: 0o666,
+                uid: 0,
+                gid: 0,
+            },
+            r.bind_devices,
+        )?;
+    }
+    let dev = create_in_root(root, "/dev", true)?;
+    let devdir = reopen_dir(dev)?;
+    sys::close(dev);
+    for (link, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+        ("core", "/proc/kcore"),
+    ] {
+        symlink_at(devdir, target, link)?;
+    }
+    // /dev/ptmx must be the container's devpts instance's ptmx.
+    let ptmx = c"ptmx";
+    // SAFETY: valid dirfd and name; removing a stale entry.
+    unsafe { libc::unlinkat(devdir, ptmx.as_ptr(), 0) };
+    symlink_at(devdir, "pts/ptmx", "ptmx")?;
+    sys::close(devdir);
+    Ok(())
+}
+
+fn symlink_at(dirfd: RawFd, target: &str, name: &str) -> SysResult<()> {
+    let t = cstr(target)?;
+    let n = cstr(name)?;
+    // SAFETY: valid strings and dirfd.
+    let r = unsafe { libc::symlinkat(t.as_ptr(), dirfd, n.as_ptr()) };
+    if r < 0 && sys::errno() != libc::EEXIST {
+        return sys::fail(format!("symlink /dev/{name} -> {target}"), sys::errno());
+    }
+    Ok(())
+}
+
+fn make_device(root: RawFd, d: &DevicePlan, bind: bool) -> SysResult<()> {
+    let (parent, name) = split_parent(&d.path);
+    let pfd = create_in_root(root, parent, true)?;
+    let dirfd = reopen_dir(pfd)?;
+    sys::close(pfd);
+    let cname = cstr(name)?;
+    // A stale node or file in the rootfs is replaced.
+    // SAFETY: valid dirfd and name.
+    unsafe { libc::unlinkat(dirfd, cname.as_ptr(), 0) };
+    let res = if bind {
+        // In a user namespace mknod is refused: bind the host's node onto an empty file.
+        // SAFETY: valid dirfd and name.
+        let fd = unsafe {
+            libc::openat(
+                dirfd,
+                cname.as_ptr(),
+                libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+                0o644,
+            )
+        };
+        sys::check(fd as i64, || format!("create {}", d.path))?;
+        sys::close(fd);
+        let t = sys::open_in_root(root, &d.path, libc::O_PATH, 0)?;
+        let src = cstr(&d.path)?;
+        let r = sys::mount(Some(&src), &fd_path(t), None, libc::MS_BIND, None);
+        sys::close(t);
+        r
+    } else {
+        let kind = match d.kind {
+            'c' | 'u' => libc::S_IFCHR,
+            'b' => libc::S_IFBLK,
+            'p' => libc::S_IFIFO,
+            k => return sys::fail(format!("{}: device type {k:?}", d.path), libc::EINVAL),
+        };
+        let dev = libc::makedev(d.major as u32, d.minor as u32);
+        // SAFETY: valid dirfd and name.
+        let r = unsafe { libc::mknodat(dirfd, cname.as_ptr(), kind | (d.mode & 0o7777), dev) };
+        sys::check(r as i64, || format!("mknod {}", d.path)).and_then(|_| {
+            // SAFETY: valid dirfd and name; AT_SYMLINK_NOFOLLOW on the node we just made.
+            let r = unsafe {
+                libc::fchownat(
+                    dirfd,
+                    cname.as_ptr(),
+                    d.uid,
+                    d.gid,
+                    libc::AT_SYMLINK_NOFOLLOW,
+                )
+            };
+            sys::check(r as i64, || format!("chown {}", d.path))?;
+            // mknod applies the umask: set the mode exactly.
+            // SAFETY: valid dirfd and name.
+            let r = unsafe { libc::fchmodat(dirfd, cname.as_ptr(), d.mode & 0o7777, 0) };
+            sys::check(r as i64, || format!("chmod {}", d.path)).map(|_| ())
+        })
+    };
+    sys::close(dirfd);
+    res
+}
+
+fn split_parent(path: &str) -> (&str, &str) {
+    let p = path.trim_end_matches('/');
+    match p.rfind('/') {
+        Some(0) => ("/", &p[1..]),
+        Some(i) => (&p[..i], &p[i + 1..]),
+        None => ("/", p),
+    }
+}
+
+/// Hide a path: /dev/null over a file, an empty read-only tmpfs over a directory. A path that
+/// does not exist in this rootfs needs no hiding.
+fn mask_path(slash: RawFd, path: &str) -> SysResult<()> {
+    let t = match sys::open_in_root(slash, path, libc::O_PATH, 0) {
+        Ok(t) => t,
+        Err(e) if e.errno == libc::ENOENT => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    // SAFETY: fstat into a zeroed struct.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: valid fd and pointer.
+    sys::check(unsafe { libc::fstat(t, &mut st) } as i64, || {
+        format!("stat {path}")
+    })?;
+    let target = fd_path(t);
+    let r = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        sys::mount(
+            Some(c"tmpfs"),
+            &target,
+            Some(c"tmpfs"),
+            libc::MS_RDONLY,
+            Some(c"size=0k"),
+        )
+    } else {
+        sys::mount(Some(c"/dev/null"), &target, None, libc::MS_BIND, None)
+    };
+    sys::close(t);
+    r.map_err(|e| SysError {
+        what: format!("mask {path}: {}", e.what),
+        errno: e.errno,
+    })
+}
+
+fn readonly_path(slash: RawFd, path: &str) -> SysResult<()> {
+    let t = match sys::open_in_root(slash, path, libc::O_PATH, 0) {
+        Ok(t) => t,
+        Err(e) if e.errno == libc::ENOENT => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let p = fd_path(t);
+    let r = sys::mount(Some(&p), &p, None, libc::MS_BIND | libc::MS_REC, None);
+    sys::close(t);
+    r?;
+    remount(slash, path, libc::MS_RDONLY | libc::MS_REC)
+}
+
+fn write_sysctl(slash: RawFd, key: &str, value: &str) -> SysResult<()> {
+    if key.contains("..") || key.starts_with('/') {
+        return sys::fail(format!("sysctl {key:?}: not a sysctl name"), libc::EINVAL);
+    }
+    let path = format!("/proc/sys/{}", key.replace('.', "/"));
+    let fd = sys::open_in_root(slash, &path, libc::O_WRONLY | libc::O_TRUNC, 0)?;
+    let r = sys::write_all(fd, value.as_bytes(), &format!("write {path}"));
+    sys::close(fd);
+    r
+}
+
+/// A pty from the container's own devpts: the slave becomes stdio and the controlling terminal
+/// (and /dev/console); the master goes to the console socket.
+fn console(slash: RawFd, plan: &LaunchPlan, bind_console: bool) -> SysResult<()> {
+    let Some(sock) = plan.fds.console_socket else {
+        return sys::fail("process.terminal needs --console-socket", libc::EINVAL);
+    };
+    let master = sys::open_in_root(slash, "/dev/pts/ptmx", libc::O_RDWR | libc::O_NOCTTY, 0)
+        .or_else(|_| sys::open_in_root(slash, "/dev/ptmx", libc::O_RDWR | libc::O_NOCTTY, 0))?;
+    let mut n: libc::c_uint = 0;
+    let unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK takes an int pointer, TIOCGPTN an unsigned int pointer.
+    unsafe {
+        sys::check(
+            libc::ioctl(master, libc::TIOCSPTLCK, &unlock) as i64,
+            || "unlock pty".into(),
+        )?;
+        sys::check(libc::ioctl(master, libc::TIOCGPTN, &mut n) as i64, || {
+            "pty number".into()
+        })?;
+    }
+    let slave_path = format!("/dev/pts/{n}");
+    let slave = sys::open_in_root(slash, &slave_path, libc::O_RDWR | libc::O_NOCTTY, 0)?;
+    if bind_console {
+        let c = create_in_root(slash, "/dev/console", false)?;
+        let sp = CString::new(slave_path.clone()).expect("no NUL");
+        let r = sys::mount(Some(&sp), &fd_path(c), None, libc::MS_BIND, None);
+        sys::close(c);
+        r?;
+    }
+    sys::send_fd(sock, master)?;
+    sys::close(master);
+    sys::close(sock);
+    // SAFETY: setsid/ioctl/dup2 on fds we own.
+    unsafe {
+        sys::check(libc::setsid() as i64, || "setsid".into())?;
+        sys::check(libc::ioctl(slave, libc::TIOCSCTTY, 0) as i64, || {
+            "set controlling terminal".into()
+        })?;
+        for fd in 0..3 {
+            sys::check(libc::dup2(slave, fd) as i64, || "dup2 pty".into())?;
+        }
+    }
+    if slave > 2 {
+        sys::close(slave);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_parent;
+
+    #[test]
+    fn parent_split() {
+        assert_eq!(split_parent("/dev/null"), ("/dev", "null"));
+        assert_eq!(split_parent("/x"), ("/", "x"));
+        assert_eq!(split_parent("/a/b/c/"), ("/a/b", "c"));
+    }
+}

@@ -1,0 +1,505 @@
+//! The launcher's OS calls, each behind one narrow, checked function.
+//!
+//! Every raw call returns `Result<_, SysError>` carrying the call's name, its object and errno, so
+//! a failed step reports exactly what the kernel refused.
+
+use std::ffi::{CStr, CString};
+use std::os::fd::RawFd;
+
+#[derive(Debug)]
+pub struct SysError {
+    pub what: String,
+    pub errno: i32,
+}
+
+impl std::fmt::Display for SysError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {}",
+            self.what,
+            std::io::Error::from_raw_os_error(self.errno)
+        )
+    }
+}
+
+pub type SysResult<T> = Result<T, SysError>;
+
+pub fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+/// Turn a C-style return value into a result; `what` names the call and its object.
+pub fn check(ret: i64, what: impl FnOnce() -> String) -> SysResult<i64> {
+    if ret < 0 {
+        Err(SysError {
+            what: what(),
+            errno: errno(),
+        })
+    } else {
+        Ok(ret)
+    }
+}
+
+pub fn fail<T>(what: impl Into<String>, errno: i32) -> SysResult<T> {
+    Err(SysError {
+        what: what.into(),
+        errno,
+    })
+}
+
+pub fn cstr(s: &str) -> SysResult<CString> {
+    CString::new(s).map_err(|_| SysError {
+        what: format!("{s:?}: contains a NUL byte"),
+        errno: libc::EINVAL,
+    })
+}
+
+pub fn close(fd: RawFd) {
+    // SAFETY: closing an fd we own; errors (EBADF) are harmless here.
+    unsafe { libc::close(fd) };
+}
+
+/// `/proc/self/fd/N`: the path through which mount(2) acts on exactly the inode an fd holds.
+pub fn fd_path(fd: RawFd) -> CString {
+    CString::new(format!("/proc/self/fd/{fd}")).expect("no NUL")
+}
+
+// openat2(2) resolve flags (linux/openat2.h).
+pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_IN_ROOT: u64 = 0x10;
+
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+/// Open `path` relative to `dirfd`, resolving every component inside `dirfd` (symlinks to `/` or
+/// `..` never leave it) and never through /proc magic links.
+pub fn open_in_root(dirfd: RawFd, path: &str, flags: i32, mode: u32) -> SysResult<RawFd> {
+    let c = cstr(path)?;
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC) as u64,
+        mode: if flags & libc::O_CREAT != 0 {
+            mode as u64
+        } else {
+            0
+        },
+        resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    };
+    // SAFETY: valid C string and a correctly sized open_how struct.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dirfd,
+            c.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
+    check(r, || format!("openat2 {path}")).map(|v| v as RawFd)
+}
+
+pub fn mount(
+    src: Option<&CStr>,
+    target: &CStr,
+    fstype: Option<&CStr>,
+    flags: u64,
+    data: Option<&CStr>,
+) -> SysResult<()> {
+    // SAFETY: all pointers are valid C strings or null.
+    let r = unsafe {
+        libc::mount(
+            src.map_or(std::ptr::null(), |s| s.as_ptr()),
+            target.as_ptr(),
+            fstype.map_or(std::ptr::null(), |s| s.as_ptr()),
+            flags as libc::c_ulong,
+            data.map_or(std::ptr::null(), |s| s.as_ptr() as *const libc::c_void),
+        )
+    };
+    check(r as i64, || {
+        format!(
+            "mount {} on {} (type {}, flags {:#x})",
+            src.map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            target.to_string_lossy(),
+            fstype
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            flags
+        )
+    })
+    .map(|_| ())
+}
+
+pub const OPEN_TREE_CLONE: u32 = 1;
+pub const AT_RECURSIVE: u32 = 0x8000;
+pub const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x04;
+pub const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
+
+/// Clone the mount tree at `fd` into a detached mount (recursively).
+pub fn open_tree_clone(fd: RawFd) -> SysResult<RawFd> {
+    let empty = c"";
+    // SAFETY: empty path with AT_EMPTY_PATH acts on fd itself.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            fd,
+            empty.as_ptr(),
+            OPEN_TREE_CLONE | AT_RECURSIVE | libc::AT_EMPTY_PATH as u32 | libc::O_CLOEXEC as u32,
+        )
+    };
+    check(r, || "open_tree".into()).map(|v| v as RawFd)
+}
+
+/// Attach the detached mount `from` on top of the inode `onto`.
+pub fn move_mount_fd(from: RawFd, onto: RawFd) -> SysResult<()> {
+    let empty = c"";
+    // SAFETY: both paths empty, acting on the fds (MOVE_MOUNT_*_EMPTY_PATH).
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from,
+            empty.as_ptr(),
+            onto,
+            empty.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    };
+    check(r, || "move_mount".into()).map(|_| ())
+}
+
+pub fn pivot_root_here() -> SysResult<()> {
+    let dot = c".";
+    // SAFETY: pivot_root(".", ".") stacks the old root under the new one (runc's trick); valid
+    // strings.
+    let r = unsafe { libc::syscall(libc::SYS_pivot_root, dot.as_ptr(), dot.as_ptr()) };
+    check(r, || "pivot_root".into()).map(|_| ())
+}
+
+pub fn umount_detach(target: &CStr) -> SysResult<()> {
+    // SAFETY: valid string.
+    let r = unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
+    check(r as i64, || format!("umount {}", target.to_string_lossy())).map(|_| ())
+}
+
+pub fn fchdir(fd: RawFd) -> SysResult<()> {
+    // SAFETY: plain syscall on an fd.
+    check(unsafe { libc::fchdir(fd) } as i64, || "fchdir".into()).map(|_| ())
+}
+
+pub fn chdir(path: &str) -> SysResult<()> {
+    let c = cstr(path)?;
+    // SAFETY: valid string.
+    check(unsafe { libc::chdir(c.as_ptr()) } as i64, || {
+        format!("chdir {path}")
+    })
+    .map(|_| ())
+}
+
+pub fn chroot_dot() -> SysResult<()> {
+    // SAFETY: valid string.
+    check(unsafe { libc::chroot(c".".as_ptr()) } as i64, || {
+        "chroot .".into()
+    })
+    .map(|_| ())
+}
+
+pub fn write_all(fd: RawFd, data: &[u8], what: &str) -> SysResult<()> {
+    let mut off = 0;
+    while off < data.len() {
+        // SAFETY: in-bounds slice.
+        let r = unsafe {
+            libc::write(
+                fd,
+                data[off..].as_ptr() as *const libc::c_void,
+                data.len() - off,
+            )
+        };
+        if r < 0 && errno() == libc::EINTR {
+            continue;
+        }
+        off += check(r as i64, || what.to_string())? as usize;
+    }
+    Ok(())
+}
+
+/// Read one byte, retrying on EINTR. Returns the number of bytes read (0 on EOF).
+pub fn read_byte(fd: RawFd, what: &str) -> SysResult<usize> {
+    let mut b = [0u8; 1];
+    loop {
+        // SAFETY: one-byte buffer.
+        let r = unsafe { libc::read(fd, b.as_mut_ptr() as *mut libc::c_void, 1) };
+        if r < 0 && errno() == libc::EINTR {
+            continue;
+        }
+        return check(r as i64, || what.to_string()).map(|v| v as usize);
+    }
+}
+
+pub fn read_to_end(fd: RawFd) -> SysResult<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 65536];
+    let mut off: i64 = 0;
+    loop {
+        // SAFETY: buffer is valid for its length; pread leaves the fd offset alone.
+        let r = unsafe {
+            libc::pread(
+                fd,
+                buf.as_mut_ptr() as *mut libc::c_void,
+                buf.len(),
+                off as libc::off_t,
+            )
+        };
+        if r < 0 && errno() == libc::EINTR {
+            continue;
+        }
+        let n = check(r as i64, || "read plan".into())? as usize;
+        if n == 0 {
+            return Ok(out);
+        }
+        out.extend_from_slice(&buf[..n]);
+        off += n as i64;
+    }
+}
+
+/// Send one message on a SOCK_SEQPACKET socket.
+pub fn send_msg(fd: RawFd, data: &[u8]) -> SysResult<()> {
+    // SAFETY: valid buffer; MSG_NOSIGNAL so a gone runtime is an error, not SIGPIPE.
+    let r = unsafe {
+        libc::send(
+            fd,
+            data.as_ptr() as *const libc::c_void,
+            data.len(),
+            libc::MSG_NOSIGNAL,
+        )
+    };
+    check(r as i64, || "send report".into()).map(|_| ())
+}
+
+/// Receive one message from a SOCK_SEQPACKET socket (empty on EOF).
+pub fn recv_msg(fd: RawFd) -> SysResult<Vec<u8>> {
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        // SAFETY: valid buffer.
+        let r = unsafe { libc::recv(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0) };
+        if r < 0 && errno() == libc::EINTR {
+            continue;
+        }
+        let n = check(r as i64, || "recv command".into())? as usize;
+        buf.truncate(n);
+        return Ok(buf);
+    }
+}
+
+/// Send `fd` over a unix socket with SCM_RIGHTS.
+pub fn send_fd(sock: RawFd, fd: RawFd) -> SysResult<()> {
+    let mut data = *b"pty";
+    let mut iov = libc::iovec {
+        iov_base: data.as_mut_ptr() as *mut libc::c_void,
+        iov_len: data.len(),
+    };
+    // SAFETY: CMSG_SPACE is a pure computation.
+    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
+    let mut cbuf = vec![0u8; space];
+    // SAFETY: msghdr is plain data; zeroed is a valid empty header.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
+    msg.msg_controllen = space;
+    // SAFETY: the control buffer is CMSG_SPACE bytes, enough for one header with one fd.
+    unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg) as *mut RawFd, fd);
+    }
+    // SAFETY: msg points at live buffers.
+    let r = unsafe { libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) };
+    check(r as i64, || "send pty master to console socket".into()).map(|_| ())
+}
+
+#[repr(C)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// clone3 without a new stack: returns 0 in the child, the child's pid in the parent (fork-like).
+pub fn clone3(flags: u64) -> SysResult<i32> {
+    let mut args = CloneArgs {
+        flags,
+        pidfd: 0,
+        child_tid: 0,
+        parent_tid: 0,
+        exit_signal: libc::SIGCHLD as u64,
+        stack: 0,
+        stack_size: 0,
+        tls: 0,
+        set_tid: 0,
+        set_tid_size: 0,
+        cgroup: 0,
+    };
+    // SAFETY: the launcher is single-threaded (checked in step 1), so a fork-like clone3 with no
+    // new stack is as safe as fork(2).
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    check(r, || format!("clone3 flags {flags:#x}")).map(|v| v as i32)
+}
+
+pub fn setns(fd: RawFd, nstype: i32, what: &str) -> SysResult<()> {
+    // SAFETY: plain syscall on an fd.
+    check(unsafe { libc::setns(fd, nstype) } as i64, || {
+        format!("setns {what}")
+    })
+    .map(|_| ())
+}
+
+pub fn prctl(op: i32, a: u64, what: &str) -> SysResult<()> {
+    // SAFETY: prctl with integer arguments.
+    let r = unsafe { libc::prctl(op, a as libc::c_ulong, 0, 0, 0) };
+    check(r as i64, || what.to_string()).map(|_| ())
+}
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+
+#[repr(C)]
+#[derive(Default, Clone, Copy)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+const CAP_V3: u32 = 0x2008_0522;
+
+pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> SysResult<()> {
+    let hdr = CapHeader {
+        version: CAP_V3,
+        pid: 0,
+    };
+    let data = [
+        CapData {
+            effective: effective as u32,
+            permitted: permitted as u32,
+            inheritable: inheritable as u32,
+        },
+        CapData {
+            effective: (effective >> 32) as u32,
+            permitted: (permitted >> 32) as u32,
+            inheritable: (inheritable >> 32) as u32,
+        },
+    ];
+    // SAFETY: v3 header with two data structs, as the kernel expects.
+    let r = unsafe { libc::syscall(libc::SYS_capset, &hdr as *const CapHeader, data.as_ptr()) };
+    check(r, || "capset".into()).map(|_| ())
+}
+
+/// The highest capability number this kernel knows (`/proc/sys/kernel/cap_last_cap`).
+pub fn cap_last_cap() -> u32 {
+    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(40)
+}
+
+pub fn ensure_single_threaded() -> SysResult<()> {
+    let n = std::fs::read_dir("/proc/self/task")
+        .map(|d| d.count())
+        .unwrap_or(1);
+    if n != 1 {
+        return fail(
+            format!("launcher has {n} threads, needs exactly 1"),
+            libc::EBUSY,
+        );
+    }
+    Ok(())
+}
+
+/// Every open fd of this process (from /proc/self/fd), excluding the directory's own.
+pub fn open_fds() -> Vec<RawFd> {
+    let mut fds: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    // the read_dir fd itself is closed by now and may show in the list; fcntl will tell
+    fds.retain(|&fd| {
+        // SAFETY: F_GETFD on any number is harmless.
+        unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+    });
+    fds
+}
+
+pub fn set_cloexec(fd: RawFd, on: bool) -> SysResult<()> {
+    // SAFETY: fcntl on an fd.
+    let flags = check(unsafe { libc::fcntl(fd, libc::F_GETFD) } as i64, || {
+        format!("fcntl fd {fd}")
+    })? as i32;
+    let new = if on {
+        flags | libc::FD_CLOEXEC
+    } else {
+        flags & !libc::FD_CLOEXEC
+    };
+    // SAFETY: fcntl on an fd.
+    check(
+        unsafe { libc::fcntl(fd, libc::F_SETFD, new) } as i64,
+        || format!("fcntl fd {fd}"),
+    )
+    .map(|_| ())
+}
+
+pub fn waitpid(pid: i32) -> SysResult<i32> {
+    let mut status = 0;
+    loop {
+        // SAFETY: status is a valid out pointer.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r < 0 && errno() == libc::EINTR {
+            continue;
+        }
+        check(r as i64, || format!("waitpid {pid}"))?;
+        return Ok(status);
+    }
+}
+
+pub fn fstat(fd: RawFd) -> SysResult<libc::stat> {
+    // SAFETY: fstat into a zeroed struct.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: valid fd and pointer.
+    check(unsafe { libc::fstat(fd, &mut st) } as i64, || {
+        format!("fstat fd {fd}")
+    })?;
+    Ok(st)
+}
+
+/// Open a host path (before pivot_root) or an absolute path in the container's own root (after
+/// it). Paths inside the rootfs before pivot_root go through [`open_in_root`] instead.
+pub fn open_path(path: &str, flags: i32) -> SysResult<RawFd> {
+    let c = cstr(path)?;
+    // SAFETY: valid string.
+    let r = unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC) };
+    check(r as i64, || format!("open {path}")).map(|v| v as RawFd)
+}

@@ -1,0 +1,423 @@
+//! Wire types of the sealed plan and of the control channel.
+
+use serde::{Deserialize, Serialize};
+use std::os::fd::RawFd;
+
+/// Bumped whenever a field changes meaning; the launcher refuses any other version.
+pub const PLAN_VERSION: u32 = 1;
+
+/// Command-line flags of `bvisor-launcher`. The digest travels apart from the plan, so a swapped
+/// or altered memfd is caught.
+pub const PLAN_FD_ARG: &str = "--plan-fd";
+pub const DIGEST_ARG: &str = "--digest";
+pub const CONTROL_FD_ARG: &str = "--control-fd";
+
+/// Everything the launcher does, decided by the runtime's planner.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LaunchPlan {
+    pub version: u32,
+    pub container_id: String,
+    /// File descriptors the runtime handed over, by role.
+    pub fds: PlanFds,
+    pub namespaces: Vec<NamespacePlan>,
+    pub uid_mappings: Vec<IdMapping>,
+    pub gid_mappings: Vec<IdMapping>,
+    /// Write "0" to each of these cgroup.procs fds before clone3, so the container starts inside
+    /// its cgroups and never runs a single instruction outside them.
+    pub cgroup_procs_fds: Vec<RawFd>,
+    pub hostname: Option<String>,
+    pub domainname: Option<String>,
+    /// `None` when the container shares the host's mount namespace (no rootfs work at all).
+    pub rootfs: Option<RootfsPlan>,
+    pub rlimits: Vec<Rlimit>,
+    pub oom_score_adj: Option<i32>,
+    pub process: ProcessPlan,
+    /// Hooks the launcher runs itself, inside the container's namespaces.
+    pub create_container_hooks: Vec<Hook>,
+    pub start_container_hooks: Vec<Hook>,
+    /// Stop after step 6 and wait for the runtime's `start` (create/start split).
+    pub wait_for_start: bool,
+    /// Pause before pivot_root for the runtime's prestart/createRuntime hooks and receive the
+    /// state JSON the in-container hooks need.
+    pub sync_hooks: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct PlanFds {
+    /// SOCK_SEQPACKET socket to the runtime: reports go out, `Proceed` comes in.
+    pub control: RawFd,
+    /// The exec fifo, opened O_RDWR by the runtime; the launcher blocks reading one byte from it.
+    pub exec_fifo: Option<RawFd>,
+    /// A connected `--console-socket` to send the pty master to.
+    pub console_socket: Option<RawFd>,
+    /// Number of fds from 3 up that pass to the workload (`--preserve-fds`).
+    pub preserve_fds: u32,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum NsKind {
+    User,
+    Mount,
+    Pid,
+    Network,
+    Ipc,
+    Uts,
+    Cgroup,
+    Time,
+}
+
+impl NsKind {
+    pub const ALL: [NsKind; 8] = [
+        NsKind::User,
+        NsKind::Mount,
+        NsKind::Pid,
+        NsKind::Network,
+        NsKind::Ipc,
+        NsKind::Uts,
+        NsKind::Cgroup,
+        NsKind::Time,
+    ];
+
+    pub fn clone_flag(self) -> u64 {
+        (match self {
+            NsKind::User => libc::CLONE_NEWUSER,
+            NsKind::Mount => libc::CLONE_NEWNS,
+            NsKind::Pid => libc::CLONE_NEWPID,
+            NsKind::Network => libc::CLONE_NEWNET,
+            NsKind::Ipc => libc::CLONE_NEWIPC,
+            NsKind::Uts => libc::CLONE_NEWUTS,
+            NsKind::Cgroup => libc::CLONE_NEWCGROUP,
+            NsKind::Time => 0x80, // CLONE_NEWTIME
+        }) as u64
+    }
+
+    pub fn flag_name(self) -> &'static str {
+        match self {
+            NsKind::User => "CLONE_NEWUSER",
+            NsKind::Mount => "CLONE_NEWNS",
+            NsKind::Pid => "CLONE_NEWPID",
+            NsKind::Network => "CLONE_NEWNET",
+            NsKind::Ipc => "CLONE_NEWIPC",
+            NsKind::Uts => "CLONE_NEWUTS",
+            NsKind::Cgroup => "CLONE_NEWCGROUP",
+            NsKind::Time => "CLONE_NEWTIME",
+        }
+    }
+
+    /// The name under `/proc/<pid>/ns/`.
+    pub fn proc_name(self) -> &'static str {
+        match self {
+            NsKind::User => "user",
+            NsKind::Mount => "mnt",
+            NsKind::Pid => "pid",
+            NsKind::Network => "net",
+            NsKind::Ipc => "ipc",
+            NsKind::Uts => "uts",
+            NsKind::Cgroup => "cgroup",
+            NsKind::Time => "time",
+        }
+    }
+
+    /// The name in the OCI config (`linux.namespaces[].type`).
+    pub fn oci_name(self) -> &'static str {
+        match self {
+            NsKind::User => "user",
+            NsKind::Mount => "mount",
+            NsKind::Pid => "pid",
+            NsKind::Network => "network",
+            NsKind::Ipc => "ipc",
+            NsKind::Uts => "uts",
+            NsKind::Cgroup => "cgroup",
+            NsKind::Time => "time",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NamespacePlan {
+    pub kind: NsKind,
+    /// Join this namespace (setns) instead of creating one. The runtime opened it and hands the fd.
+    pub join_fd: Option<RawFd>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct IdMapping {
+    pub container_id: u32,
+    pub host_id: u32,
+    pub size: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RootfsPlan {
+    /// O_PATH fd of the bundle's rootfs directory, opened by the runtime.
+    pub root_fd: RawFd,
+    /// Host path of the rootfs, for messages and for the bind mount of the root onto itself.
+    pub root_path: String,
+    /// Propagation of `/` inside the new mount namespace before anything is mounted; MS_* flags.
+    pub root_propagation: u64,
+    /// Propagation of the new root after pivot_root (`linux.rootfsPropagation` shared or
+    /// unbindable, which pivot_root itself forbids); 0 for none.
+    pub post_propagation: u64,
+    pub mounts: Vec<MountPlan>,
+    /// Create /dev as tmpfs with the default devices and symlinks (when the config has no
+    /// `/dev` mount of its own, the runtime still asks for the default devices).
+    pub default_devices: bool,
+    pub devices: Vec<DevicePlan>,
+    /// In a user namespace devices cannot be created: bind them from the host instead.
+    pub bind_devices: bool,
+    pub no_pivot: bool,
+    pub masked_paths: Vec<String>,
+    pub readonly_paths: Vec<String>,
+    pub readonly_root: bool,
+    pub sysctl: Vec<(String, String)>,
+    /// `/dev/console` for a terminal: bind the pty slave there.
+    pub console: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MountPlan {
+    pub destination: String,
+    /// Filesystem type (`proc`, `tmpfs`, …) or `bind`.
+    pub fstype: String,
+    /// Host source for binds (absolute, already resolved against the bundle), else the source
+    /// string given to mount(2).
+    pub source: String,
+    /// MS_* flags to set (MS_RDONLY, MS_NOSUID, …), without propagation flags.
+    pub flags: u64,
+    /// MS_* flags that were asked to be cleared (`rw`, `suid`, …): recorded so a bind remount
+    /// does not keep them.
+    pub clear_flags: u64,
+    /// Propagation flags applied after the mount (MS_SHARED, MS_PRIVATE, …, with MS_REC).
+    pub propagation: u64,
+    /// Filesystem data (`mode=755,size=65536k`).
+    pub data: String,
+    /// The bind is recursive (`rbind`).
+    pub recursive: bool,
+    /// The source is a directory (decides whether the destination is created as a dir or file).
+    pub source_is_dir: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DevicePlan {
+    pub path: String,
+    /// 'c', 'b', 'u' or 'p'
+    pub kind: char,
+    pub major: i64,
+    pub minor: i64,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Rlimit {
+    pub resource: i32,
+    pub name_index: u32,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Capabilities {
+    /// Bit masks over capability numbers (bit n = capability n).
+    pub bounding: u64,
+    pub effective: u64,
+    pub permitted: u64,
+    pub inheritable: u64,
+    pub ambient: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ProcessPlan {
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    pub umask: Option<u32>,
+    pub terminal: bool,
+    /// `None`: leave capabilities as they are (the runtime decided nothing is asked).
+    pub capabilities: Option<Capabilities>,
+    pub no_new_privileges: bool,
+    /// Resolve args[0] through PATH of `env` (as execvp would) inside the container.
+    pub search_path: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Hook {
+    pub path: String,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub timeout: Option<u32>,
+}
+
+/// The launcher's reports and requests, launcher → runtime.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "msg", rename_all = "snake_case")]
+pub enum Report {
+    /// The container init exists: its pid in the runtime's pid namespace.
+    Pid { pid: i32 },
+    /// Step `n` ran. `errno` is set when it failed; nothing after a failed step runs.
+    Step {
+        n: u32,
+        name: String,
+        ok: bool,
+        errno: Option<i32>,
+        detail: String,
+    },
+    /// Mounts are done, pivot_root is next: the runtime runs prestart/createRuntime hooks now and
+    /// answers with `Command::Proceed` carrying the state for createContainer hooks.
+    HooksPoint,
+    /// Every step up to the exec fifo is done.
+    Ready,
+}
+
+/// Runtime → launcher.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "msg", rename_all = "snake_case")]
+pub enum Command {
+    /// Go on; `state` is the OCI state JSON handed to createContainer/startContainer hooks.
+    Proceed { state: String },
+    /// Stop: the runtime is tearing down.
+    Abort { reason: String },
+}
+
+impl Report {
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("report serializes")
+    }
+    pub fn decode(bytes: &[u8]) -> Result<Report, String> {
+        serde_json::from_slice(bytes).map_err(|e| format!("bad report from launcher: {e}"))
+    }
+}
+
+impl Command {
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("command serializes")
+    }
+    pub fn decode(bytes: &[u8]) -> Result<Command, String> {
+        serde_json::from_slice(bytes).map_err(|e| format!("bad command from runtime: {e}"))
+    }
+}
+
+/// Errors decoding a sealed plan.
+#[derive(Debug, PartialEq)]
+pub enum PlanError {
+    Digest { expected: String, actual: String },
+    Decode(String),
+    Version(u32),
+}
+
+impl std::fmt::Display for PlanError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PlanError::Digest { expected, actual } => {
+                write!(f, "plan digest mismatch: expected {expected}, got {actual}")
+            }
+            PlanError::Decode(e) => write!(f, "plan does not decode: {e}"),
+            PlanError::Version(v) => {
+                write!(f, "plan version {v} is not {PLAN_VERSION}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for PlanError {}
+
+impl LaunchPlan {
+    /// Serialized bytes and their blake3 digest (hex).
+    pub fn encode(&self) -> (Vec<u8>, String) {
+        let bytes = serde_json::to_vec(self).expect("plan serializes");
+        let digest = blake3::hash(&bytes).to_hex().to_string();
+        (bytes, digest)
+    }
+
+    /// Decode `bytes` only if they hash to `digest`: a corrupted, truncated or swapped plan is
+    /// refused before anything is parsed.
+    pub fn decode(bytes: &[u8], digest: &str) -> Result<LaunchPlan, PlanError> {
+        let actual = blake3::hash(bytes).to_hex().to_string();
+        if actual != digest {
+            return Err(PlanError::Digest {
+                expected: digest.to_string(),
+                actual,
+            });
+        }
+        let plan: LaunchPlan =
+            serde_json::from_slice(bytes).map_err(|e| PlanError::Decode(e.to_string()))?;
+        if plan.version != PLAN_VERSION {
+            return Err(PlanError::Version(plan.version));
+        }
+        Ok(plan)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> LaunchPlan {
+        LaunchPlan {
+            version: PLAN_VERSION,
+            container_id: "c1".into(),
+            fds: PlanFds::default(),
+            namespaces: vec![NamespacePlan {
+                kind: NsKind::Pid,
+                join_fd: None,
+            }],
+            uid_mappings: vec![],
+            gid_mappings: vec![],
+            cgroup_procs_fds: vec![],
+            hostname: Some("h".into()),
+            domainname: None,
+            rootfs: None,
+            rlimits: vec![],
+            oom_score_adj: None,
+            process: ProcessPlan::default(),
+            create_container_hooks: vec![],
+            start_container_hooks: vec![],
+            wait_for_start: true,
+            sync_hooks: false,
+        }
+    }
+
+    #[test]
+    fn round_trip_with_digest() {
+        let (bytes, digest) = sample().encode();
+        assert_eq!(LaunchPlan::decode(&bytes, &digest).unwrap(), sample());
+    }
+
+    #[test]
+    fn corrupted_or_truncated_plan_is_refused() {
+        let (mut bytes, digest) = sample().encode();
+        assert!(matches!(
+            LaunchPlan::decode(&bytes[..bytes.len() - 1], &digest),
+            Err(PlanError::Digest { .. })
+        ));
+        bytes[3] ^= 1;
+        assert!(matches!(
+            LaunchPlan::decode(&bytes, &digest),
+            Err(PlanError::Digest { .. })
+        ));
+    }
+
+    #[test]
+    fn other_version_is_refused() {
+        let mut p = sample();
+        p.version = 99;
+        let (bytes, digest) = p.encode();
+        assert_eq!(
+            LaunchPlan::decode(&bytes, &digest),
+            Err(PlanError::Version(99))
+        );
+    }
+
+    #[test]
+    fn every_namespace_has_distinct_flag() {
+        let mut flags: Vec<u64> = NsKind::ALL.iter().map(|k| k.clone_flag()).collect();
+        flags.sort();
+        flags.dedup();
+        assert_eq!(flags.len(), NsKind::ALL.len());
+    }
+}

@@ -1,0 +1,292 @@
+//! A container's cgroups: one directory per mounted hierarchy (v1, v2 or both on a hybrid
+//! machine), placed under the caller's own cgroup in each, never at a hierarchy root.
+//!
+//! bvisor does its own placement rather than libcgroups' v1 manager because that manager joins
+//! one path onto every hierarchy's root, while on a hybrid machine the caller's cgroup differs per
+//! hierarchy (here memory is `/process_api/…` and the others `/`). Resource knobs come with the
+//! confinement issue.
+
+pub mod discover;
+
+pub use discover::{Hierarchies, Hierarchy, Mode, Version};
+use serde::{Deserialize, Serialize};
+use std::io;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The cgroup directories of one container, as recorded in its state.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct CgroupSet {
+    /// (version, mount point, directory) of each hierarchy's cgroup of this container.
+    pub dirs: Vec<CgroupDir>,
+    /// Directories created on the way (parents like `…/bvisor`), deepest last; removed at delete
+    /// when empty.
+    pub created_parents: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CgroupDir {
+    pub version: Version,
+    pub mount: PathBuf,
+    pub controllers: Vec<String>,
+    pub path: PathBuf,
+}
+
+/// Where the container's cgroup goes in each hierarchy: `cgroupsPath` (absolute or relative,
+/// always under the caller's own cgroup), else `bvisor/<id>`.
+pub fn relative_path(cgroups_path: Option<&Path>, id: &str) -> Result<PathBuf, String> {
+    let rel = match cgroups_path {
+        Some(p) => {
+            let s = p.to_string_lossy();
+            if s.contains(':') {
+                return Err(format!(
+                    "linux.cgroupsPath {s:?}: systemd slice:prefix:name paths need --systemd-cgroup, which is not supported"
+                ));
+            }
+            p.strip_prefix("/").unwrap_or(p).to_path_buf()
+        }
+        None => Path::new("bvisor").join(id),
+    };
+    if rel.as_os_str().is_empty()
+        || rel
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(format!(
+            "linux.cgroupsPath {:?}: must name a cgroup below the caller's own, without '..'",
+            cgroups_path.unwrap_or(Path::new(""))
+        ));
+    }
+    Ok(rel)
+}
+
+impl CgroupSet {
+    /// Create the container's cgroup in every hierarchy. On error, whatever was created is
+    /// removed again.
+    pub fn create(h: &Hierarchies, rel: &Path) -> io::Result<CgroupSet> {
+        let mut set = CgroupSet::default();
+        for hier in &h.all {
+            let base = hier.own_dir();
+            let dir = base.join(rel);
+            if let Err(e) = set.make(hier, &base, &dir) {
+                let _ = set.remove();
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("create cgroup {}: {e}", dir.display()),
+                ));
+            }
+        }
+        Ok(set)
+    }
+
+    fn make(&mut self, hier: &Hierarchy, base: &Path, dir: &Path) -> io::Result<()> {
+        // Walk down from the caller's cgroup, creating what is missing.
+        let rel = dir.strip_prefix(base).expect("dir is under base");
+        let mut cur = base.to_path_buf();
+        let comps: Vec<_> = rel.components().collect();
+        for (i, c) in comps.iter().enumerate() {
+            cur.push(c);
+            let last = i + 1 == comps.len();
+            match std::fs::create_dir(&cur) {
+                Ok(()) => {
+                    if hier.controllers.iter().any(|c| c == "cpuset") && hier.version == Version::V1
+                    {
+                        // A new v1 cpuset is empty and refuses tasks until it has cpus and mems.
+                        inherit_cpuset(&cur)?;
+                    }
+                    if !last {
+                        self.created_parents.push(cur.clone());
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    if last {
+                        return Err(io::Error::new(
+                            io::ErrorKind::AlreadyExists,
+                            "already exists (another container uses this cgroupsPath)",
+                        ));
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.dirs.push(CgroupDir {
+            version: hier.version,
+            mount: hier.mount.clone(),
+            controllers: hier.controllers.clone(),
+            path: dir.to_path_buf(),
+        });
+        Ok(())
+    }
+
+    /// cgroup.procs of every directory, opened for writing: the launcher writes itself into
+    /// each before it clones the container.
+    pub fn open_procs(&self) -> io::Result<Vec<OwnedFd>> {
+        self.dirs
+            .iter()
+            .map(|d| crate::sys::open_raw(&d.path.join("cgroup.procs"), libc::O_WRONLY))
+            .collect()
+    }
+
+    fn find(&self, controller: &str) -> Option<&CgroupDir> {
+        self.dirs
+            .iter()
+            .find(|d| d.version == Version::V1 && d.controllers.iter().any(|c| c == controller))
+            .or_else(|| self.dirs.iter().find(|d| d.version == Version::V2))
+    }
+
+    /// Every pid in the container's cgroup.
+    pub fn pids(&self) -> io::Result<Vec<i32>> {
+        let Some(d) = self.find("pids").or_else(|| self.dirs.first()) else {
+            return Ok(Vec::new());
+        };
+        let text = std::fs::read_to_string(d.path.join("cgroup.procs"))?;
+        Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+    }
+
+    pub fn has_freezer(&self) -> bool {
+        self.find("freezer").is_some()
+    }
+
+    pub fn is_frozen(&self) -> bool {
+        match self.find("freezer") {
+            Some(d) if d.version == Version::V1 => {
+                std::fs::read_to_string(d.path.join("freezer.state"))
+                    .map(|s| s.trim() == "FROZEN")
+                    .unwrap_or(false)
+            }
+            Some(d) => std::fs::read_to_string(d.path.join("cgroup.freeze"))
+                .map(|s| s.trim() == "1")
+                .unwrap_or(false),
+            None => false,
+        }
+    }
+
+    /// Freeze or thaw every process, and wait until the kernel says it is done.
+    pub fn freeze(&self, frozen: bool) -> io::Result<()> {
+        let Some(d) = self.find("freezer") else {
+            return Err(io::Error::other("no freezer cgroup for this container"));
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let done = if d.version == Version::V1 {
+                let want = if frozen { "FROZEN" } else { "THAWED" };
+                std::fs::write(d.path.join("freezer.state"), want)?;
+                std::fs::read_to_string(d.path.join("freezer.state"))?.trim() == want
+            } else {
+                std::fs::write(d.path.join("cgroup.freeze"), if frozen { "1" } else { "0" })?;
+                let want = if frozen { "frozen 1" } else { "frozen 0" };
+                std::fs::read_to_string(d.path.join("cgroup.events"))?
+                    .lines()
+                    .any(|l| l.trim() == want)
+            };
+            if done {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "cgroup {} did not reach the freezer state",
+                        d.path.display()
+                    ),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Send `sig` to every process in the cgroup. SIGKILL uses cgroup.kill where the kernel has
+    /// it; a frozen cgroup is thawed so the signal is delivered.
+    pub fn signal_all(&self, sig: i32) -> io::Result<()> {
+        if sig == libc::SIGKILL {
+            if let Some(d) = self.dirs.iter().find(|d| d.version == Version::V2) {
+                let f = d.path.join("cgroup.kill");
+                if f.exists() {
+                    // Atomic for the whole subtree; the per-pid loop below covers v1 and races.
+                    let _ = std::fs::write(&f, "1");
+                }
+            }
+        }
+        for pid in self.pids()? {
+            let _ = crate::sys::kill(pid, sig);
+        }
+        if sig == libc::SIGKILL && self.is_frozen() {
+            let _ = self.freeze(false);
+        }
+        Ok(())
+    }
+
+    /// Remove the container's cgroups (waiting briefly for dying processes to leave), then the
+    /// parents bvisor created if they are empty.
+    pub fn remove(&self) -> io::Result<()> {
+        let mut first_err = None;
+        for d in &self.dirs {
+            if let Err(e) = rmdir_retry(&d.path) {
+                first_err.get_or_insert(io::Error::new(
+                    e.kind(),
+                    format!("remove cgroup {}: {e}", d.path.display()),
+                ));
+            }
+        }
+        for p in self.created_parents.iter().rev() {
+            // Another container may live under the same parent: not empty is fine.
+            let _ = std::fs::remove_dir(p);
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+fn rmdir_retry(p: &Path) -> io::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match std::fs::remove_dir(p) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn inherit_cpuset(dir: &Path) -> io::Result<()> {
+    let parent = dir.parent().expect("cgroup has a parent");
+    for f in ["cpuset.cpus", "cpuset.mems"] {
+        let v = std::fs::read_to_string(parent.join(f))?;
+        std::fs::write(dir.join(f), v.trim())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_path_is_under_bvisor() {
+        assert_eq!(
+            relative_path(None, "c1").unwrap(),
+            PathBuf::from("bvisor/c1")
+        );
+    }
+
+    #[test]
+    fn absolute_cgroups_path_stays_under_own_cgroup() {
+        assert_eq!(
+            relative_path(Some(Path::new("/a/b")), "c").unwrap(),
+            PathBuf::from("a/b")
+        );
+    }
+
+    #[test]
+    fn escaping_cgroups_paths_are_refused() {
+        assert!(relative_path(Some(Path::new("/a/../../b")), "c").is_err());
+        assert!(relative_path(Some(Path::new("/")), "c").is_err());
+        assert!(relative_path(Some(Path::new("system.slice:bvisor:c")), "c").is_err());
+    }
+}

@@ -1,0 +1,143 @@
+//! The `bvisor` command line: runc's global flags and subcommands, one file per subcommand.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+pub mod create;
+pub mod delete;
+pub mod exec;
+pub mod features;
+pub mod kill;
+pub mod list;
+pub mod log;
+pub mod pause;
+pub mod plan;
+pub mod ps;
+pub mod run;
+pub mod spec;
+pub mod start;
+pub mod state;
+
+/// Exit code for a usage or runtime error, as runc uses.
+pub const EXIT_ERROR: i32 = 1;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "bvisor",
+    version,
+    about = "An OCI container runtime that refuses to claim isolation it cannot prove",
+    long_about = "bvisor runs OCI bundles with runc's command line. Every isolation a config.json \
+asks for becomes a requirement; a container is admitted only when each requirement has a proven \
+mechanism on this machine (see `bvisor plan`), and refused whole otherwise, before anything is \
+created."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct Global {
+    /// Root directory for container state
+    #[arg(
+        long,
+        global = true,
+        default_value = "/run/bvisor",
+        env = "BVISOR_ROOT"
+    )]
+    pub root: PathBuf,
+    /// Log file (default: stderr)
+    #[arg(long, global = true)]
+    pub log: Option<PathBuf>,
+    /// Log format: text or json
+    #[arg(long = "log-format", global = true, default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+    /// Log debug output
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Manage cgroups through systemd (not supported: bvisor refuses rather than ignores it)
+    #[arg(long = "systemd-cgroup", global = true)]
+    pub systemd_cgroup: bool,
+    /// Rootless mode: true, false or auto
+    #[arg(long, global = true, num_args = 0..=1, default_missing_value = "true")]
+    pub rootless: Option<String>,
+    /// Refuse configs that carry properties bvisor does not know
+    #[arg(long, global = true)]
+    pub strict: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a container (it waits for `start`)
+    Create(create::CreateArgs),
+    /// Start a created container
+    Start(start::StartArgs),
+    /// Create and start a container, wait for it unless --detach
+    Run(run::RunArgs),
+    /// Print the state of a container as JSON
+    State(state::StateArgs),
+    /// Send a signal to a container's init (or every process with --all)
+    Kill(kill::KillArgs),
+    /// Delete a stopped container (--force: any container)
+    Delete(delete::DeleteArgs),
+    /// List containers
+    List(list::ListArgs),
+    /// List the processes of a container
+    Ps(ps::PsArgs),
+    /// Run a new process in a running container
+    Exec(exec::ExecArgs),
+    /// Freeze every process of a container
+    Pause(pause::PauseArgs),
+    /// Thaw a paused container
+    Resume(pause::PauseArgs),
+    /// Write a sample config.json
+    Spec(spec::SpecArgs),
+    /// Print what this runtime supports on this machine (runtime-spec features JSON)
+    Features(features::FeaturesArgs),
+    /// Print a bundle's boundary plan without running anything
+    Plan(plan::PlanArgs),
+}
+
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_ERROR } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    log::init(&cli.global);
+    match dispatch(&cli) {
+        Ok(code) => code,
+        Err(e) => {
+            log::error(&format!("{e:#}"));
+            EXIT_ERROR
+        }
+    }
+}
+
+fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
+    let g = &cli.global;
+    if g.systemd_cgroup {
+        anyhow::bail!("--systemd-cgroup: systemd cgroup management is not supported; bvisor manages cgroupfs itself");
+    }
+    match &cli.command {
+        Command::Create(a) => create::run(g, a),
+        Command::Start(a) => start::run(g, a),
+        Command::Run(a) => run::run(g, a),
+        Command::State(a) => state::run(g, a),
+        Command::Kill(a) => kill::run(g, a),
+        Command::Delete(a) => delete::run(g, a),
+        Command::List(a) => list::run(g, a),
+        Command::Ps(a) => ps::run(g, a),
+        Command::Exec(a) => exec::run(g, a),
+        Command::Pause(a) => pause::run(g, a, true),
+        Command::Resume(a) => pause::run(g, a, false),
+        Command::Spec(a) => spec::run(g, a),
+        Command::Features(a) => features::run(g, a),
+        Command::Plan(a) => plan::run(g, a),
+    }
+}

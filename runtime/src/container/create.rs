@@ -1,0 +1,291 @@
+//! `create`: admit the config, then build the container and leave it waiting for `start`.
+//!
+//! Everything that can be checked without side effects is checked before the state directory
+//! exists; from the moment it does, any failure tears down exactly what was made.
+
+use super::launch::{self, Fds, Inputs};
+use super::spawn::{self, Driver, FdLayout};
+use super::state::{now_rfc3339, State, StateDir, Status};
+use super::{io, Error, Result};
+use crate::cgroups::{self, CgroupSet, Hierarchies};
+use crate::plan::{self, AdmitOptions};
+use crate::{spec, sys};
+use oci_spec::runtime::LinuxNamespaceType;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Default)]
+pub struct CreateOpts {
+    pub root: PathBuf,
+    pub id: String,
+    pub bundle: PathBuf,
+    pub console_socket: Option<PathBuf>,
+    pub pid_file: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+    pub strict: bool,
+}
+
+/// Create the container. Returns its state (status `created`).
+pub fn create(o: &CreateOpts) -> Result<State> {
+    let dir = StateDir::new(&o.root, &o.id)?;
+    if dir.dir.exists() {
+        return Err(super::StateError::Exists(o.id.clone()).into());
+    }
+    let loaded = spec::load(&o.bundle)?;
+    for u in &loaded.unknown {
+        crate::cli::log::warn(&format!("config.json: unknown property {u} ignored"));
+    }
+    plan::admit(
+        &loaded,
+        &AdmitOptions {
+            strict: o.strict,
+            no_pivot: o.no_pivot,
+        },
+    )?;
+    let rootfs = loaded.rootfs();
+    let spec = &loaded.spec;
+    let linux = spec.linux().clone().unwrap_or_default();
+    let namespaces = linux.namespaces().clone().unwrap_or_default();
+    let has_mount_ns = namespaces
+        .iter()
+        .any(|n| n.typ() == LinuxNamespaceType::Mount);
+    // Authority as fds, opened before anything exists.
+    let root_fd = if has_mount_ns {
+        Some(open_rootfs(&rootfs)?)
+    } else {
+        None
+    };
+    let mut join = Vec::new();
+    for (n, ns) in namespaces.iter().enumerate() {
+        if let Some(p) = ns.path() {
+            let kind = launch::ns_kind(ns.typ());
+            let fd = open_namespace(p, kind).map_err(|e| {
+                Error::Other(format!("linux.namespaces[{n}].path: {}: {e}", p.display()))
+            })?;
+            join.push((kind, fd));
+        }
+    }
+    let console = match &o.console_socket {
+        Some(p) => Some(
+            std::os::unix::net::UnixStream::connect(p)
+                .map_err(io(format!("--console-socket {}", p.display())))?,
+        ),
+        None => None,
+    };
+    let terminal = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    if terminal && console.is_none() {
+        return Err(Error::Other(
+            "process.terminal is true: --console-socket is required".into(),
+        ));
+    }
+    if !terminal && console.is_some() {
+        return Err(Error::Other(
+            "--console-socket given but process.terminal is false".into(),
+        ));
+    }
+    let cg_rel =
+        cgroups::relative_path(linux.cgroups_path().as_deref(), &o.id).map_err(Error::Other)?;
+    let hier = Hierarchies::discover().map_err(io("read cgroup hierarchies"))?;
+
+    // From here on, side effects: the id is claimed and everything is torn down on failure.
+    let _lock = dir.claim()?;
+    let mut st = State {
+        id: o.id.clone(),
+        pid: 0,
+        pid_start: 0,
+        bundle: loaded.bundle.clone(),
+        rootfs: rootfs.clone(),
+        created: now_rfc3339(),
+        owner: owner(),
+        ready: false,
+        cgroups: CgroupSet::default(),
+        config: spec.clone(),
+    };
+    let result = (|| -> Result<()> {
+        st.cgroups = CgroupSet::create(&hier, &cg_rel).map_err(io("cgroups"))?;
+        dir.save(&st)?;
+        build_and_launch(
+            o,
+            &dir,
+            &mut st,
+            &loaded.bundle,
+            &rootfs,
+            root_fd,
+            join,
+            console,
+        )
+    })();
+    match result {
+        Ok(()) => Ok(st),
+        Err(e) => {
+            teardown(&dir, &st);
+            Err(e)
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_and_launch(
+    o: &CreateOpts,
+    dir: &StateDir,
+    st: &mut State,
+    bundle: &Path,
+    rootfs: &Path,
+    root_fd: Option<OwnedFd>,
+    join: Vec<(bvisor_launcher::NsKind, OwnedFd)>,
+    console: Option<std::os::unix::net::UnixStream>,
+) -> Result<()> {
+    let fifo_path = dir.fifo();
+    sys::mkfifo(&fifo_path, 0o600).map_err(io("exec fifo"))?;
+    // O_RDWR never blocks; the launcher reads one byte from it, `start` writes that byte.
+    let fifo = sys::open_raw(&fifo_path, libc::O_RDWR).map_err(io("open exec fifo"))?;
+    let (runtime_end, launcher_end) = sys::socketpair_seqpacket().map_err(io("socketpair"))?;
+    let procs = st.cgroups.open_procs().map_err(io("cgroup.procs"))?;
+
+    let mut lay = FdLayout::new(o.preserve_fds)?;
+    let mut fds = Fds {
+        control: lay.add(launcher_end.as_raw_fd())?,
+        exec_fifo: Some(lay.add(fifo.as_raw_fd())?),
+        preserve_fds: o.preserve_fds,
+        ..Fds::default()
+    };
+    if let Some(c) = &console {
+        fds.console_socket = Some(lay.add(c.as_raw_fd())?);
+    }
+    if let Some(r) = &root_fd {
+        fds.root = Some(lay.add(r.as_raw_fd())?);
+    }
+    for (k, f) in &join {
+        fds.join.push((*k, lay.add(f.as_raw_fd())?));
+    }
+    for p in &procs {
+        fds.cgroup_procs.push(lay.add(p.as_raw_fd())?);
+    }
+    let hooks = st.config.hooks().clone().unwrap_or_default();
+    #[allow(deprecated)]
+    let sync_hooks = [
+        hooks.prestart(),
+        hooks.create_runtime(),
+        hooks.create_container(),
+        hooks.start_container(),
+    ]
+    .iter()
+    .any(|h| h.as_ref().is_some_and(|v| !v.is_empty()));
+    let plan = launch::build(Inputs {
+        id: &o.id,
+        spec: &st.config,
+        bundle,
+        rootfs,
+        cgroups: &st.cgroups,
+        fds,
+        no_pivot: o.no_pivot,
+        wait_for_start: true,
+        sync_hooks,
+    })?;
+    // The launcher's copies are in `lay`; ours close now.
+    drop((launcher_end, root_fd, join, console, procs));
+    let mut launched = spawn::launch(&plan, lay, runtime_end)?;
+    drop(fifo);
+    let mut driver = CreateDriver { dir, st };
+    let res = spawn::follow(launched.control.as_raw_fd(), &mut driver);
+    // The launcher parent exits right after releasing the init; reap it either way.
+    let status = launched.child.wait();
+    res?;
+    if let Ok(s) = status {
+        if !s.success() {
+            return Err(Error::Other(format!("launcher exited with {s}")));
+        }
+    }
+    st.ready = true;
+    dir.save(st)?;
+    if let Some(p) = &o.pid_file {
+        write_pid_file(p, st.pid)?;
+    }
+    Ok(())
+}
+
+struct CreateDriver<'a> {
+    dir: &'a StateDir,
+    st: &'a mut State,
+}
+
+impl Driver for CreateDriver<'_> {
+    fn on_pid(&mut self, pid: i32) -> Result<()> {
+        self.st.pid = pid;
+        self.st.pid_start = sys::proc_stat(pid).map(|s| s.0).unwrap_or(0);
+        self.dir.save(self.st)?;
+        Ok(())
+    }
+
+    fn on_hooks_point(&mut self) -> Result<String> {
+        let state = serde_json::to_string(&self.st.oci(Status::Creating)).expect("serializes");
+        let hooks = self.st.config.hooks().clone().unwrap_or_default();
+        #[allow(deprecated)]
+        super::ops::run_hooks(hooks.prestart(), &state, "prestart")?;
+        super::ops::run_hooks(hooks.create_runtime(), &state, "createRuntime")?;
+        Ok(state)
+    }
+}
+
+/// Undo a failed create: the init (if any), the cgroups, the state directory.
+pub fn teardown(dir: &StateDir, st: &State) {
+    if st.init_alive() {
+        let _ = sys::kill(st.pid, libc::SIGKILL);
+    }
+    let _ = st.cgroups.signal_all(libc::SIGKILL);
+    if let Err(e) = st.cgroups.remove() {
+        crate::cli::log::warn(&format!("teardown: {e}"));
+    }
+    let _ = dir.remove();
+}
+
+fn open_rootfs(rootfs: &Path) -> Result<OwnedFd> {
+    let fd = sys::open_raw(rootfs, libc::O_PATH | libc::O_DIRECTORY)
+        .map_err(|e| Error::Other(format!("root.path: rootfs {}: {e}", rootfs.display())))?;
+    Ok(fd)
+}
+
+const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+
+/// Open a namespace file and check it is a namespace of the expected type.
+fn open_namespace(p: &Path, kind: bvisor_launcher::NsKind) -> std::io::Result<OwnedFd> {
+    let fd = sys::open_raw(p, libc::O_RDONLY)?;
+    // SAFETY: ioctl without argument on an fd we own.
+    let t = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE) };
+    if t < 0 {
+        return Err(std::io::Error::other("not a namespace file"));
+    }
+    if t as u64 != kind.clone_flag() {
+        return Err(std::io::Error::other(format!(
+            "is not a {} namespace",
+            kind.oci_name()
+        )));
+    }
+    Ok(fd)
+}
+
+fn owner() -> String {
+    // SAFETY: getuid cannot fail.
+    let uid = unsafe { libc::getuid() };
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|t| {
+            t.lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() > 2 && f[2] == uid.to_string()).then(|| f[0].to_string())
+            })
+        })
+        .unwrap_or_else(|| uid.to_string())
+}
+
+pub fn write_pid_file(p: &Path, pid: i32) -> Result<()> {
+    let p = std::path::absolute(p).map_err(io(format!("--pid-file {}", p.display())))?;
+    sys::write_atomic(&p, pid.to_string().as_bytes())
+        .map_err(io(format!("--pid-file {}", p.display())))
+}

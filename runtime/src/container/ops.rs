@@ -1,0 +1,357 @@
+//! The lifecycle operations after `create`.
+
+use super::launch::{self, Fds, Inputs};
+use super::spawn::{self, Driver, FdLayout};
+use super::state::{State, StateDir, Status};
+use super::{io, Error, Result};
+use crate::plan::{self, AdmitOptions};
+use crate::sys;
+use oci_spec::runtime::{Hook, Process};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Run `hooks` in order in the runtime's namespaces; the first failure stops them.
+pub fn run_hooks(hooks: &Option<Vec<Hook>>, state: &str, kind: &str) -> Result<()> {
+    for (i, h) in launch::to_hooks(hooks).iter().enumerate() {
+        bvisor_launcher::hook::run(h, state)
+            .map_err(|(_, why)| Error::Other(format!("hooks.{kind}[{i}] ({}): {why}", h.path)))?;
+    }
+    Ok(())
+}
+
+/// Lock and load a container.
+pub fn open(root: &Path, id: &str) -> Result<(StateDir, std::fs::File, State)> {
+    let dir = StateDir::new(root, id)?;
+    let lock = dir.lock()?;
+    let st = dir.load()?;
+    Ok((dir, lock, st))
+}
+
+/// Load without locking (state, list, ps: readers never wait behind a slow create).
+pub fn peek(root: &Path, id: &str) -> Result<(StateDir, State)> {
+    let dir = StateDir::new(root, id)?;
+    let st = dir.load()?;
+    Ok((dir, st))
+}
+
+pub fn status_of(root: &Path, id: &str) -> Result<(State, Status)> {
+    let (dir, st) = peek(root, id)?;
+    let s = st.status(&dir);
+    Ok((st, s))
+}
+
+/// Release a created container: the launcher execs the workload.
+pub fn start(root: &Path, id: &str) -> Result<()> {
+    let (dir, _lock, st) = open(root, id)?;
+    match st.status(&dir) {
+        Status::Created => {}
+        Status::Stopped => {
+            return Err(Error::Other(format!(
+                "cannot start a container that has stopped"
+            )))
+        }
+        s => {
+            return Err(Error::Other(format!(
+                "cannot start an already {} container",
+                s.as_str()
+            )))
+        }
+    }
+    // O_NONBLOCK: if the launcher is gone there is no reader and open fails (ENXIO) instead of
+    // blocking forever.
+    let fifo = sys::open_raw(&dir.fifo(), libc::O_WRONLY | libc::O_NONBLOCK)
+        .map_err(|e| Error::Other(format!("container {id} is not waiting for start: {e}")))?;
+    let mut f = std::fs::File::from(fifo);
+    std::io::Write::write_all(&mut f, b"0").map_err(io("write exec fifo"))?;
+    drop(f);
+    let _ = std::fs::remove_file(dir.fifo());
+    let hooks = st.config.hooks().clone().unwrap_or_default();
+    if hooks.poststart().as_ref().is_some_and(|h| !h.is_empty()) {
+        let state = serde_json::to_string(&st.oci(Status::Running)).expect("serializes");
+        if let Err(e) = run_hooks(hooks.poststart(), &state, "poststart") {
+            crate::cli::log::warn(&e.to_string());
+        }
+    }
+    Ok(())
+}
+
+/// Signal the init (or every process with `all`). A reused pid is never signalled: the signal
+/// goes through a pidfd opened after the start time was checked.
+pub fn kill(root: &Path, id: &str, sig: i32, all: bool) -> Result<()> {
+    let (dir, _lock, st) = open(root, id)?;
+    let status = st.status(&dir);
+    if status == Status::Stopped && !all {
+        return Err(Error::Other("container not running".into()));
+    }
+    if all {
+        return st.cgroups.signal_all(sig).map_err(io("signal cgroup"));
+    }
+    let pidfd = sys::pidfd_open(st.pid).map_err(io(format!("pidfd of {}", st.pid)))?;
+    if !st.init_alive() {
+        return Err(Error::Other("container not running".into()));
+    }
+    sys::pidfd_send_signal(pidfd.as_raw_fd(), sig).map_err(io(format!("signal {sig}")))?;
+    Ok(())
+}
+
+/// Delete a container: kill what is left (with `force`, or when it never started), run poststop
+/// hooks, remove cgroups and state.
+pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
+    let (dir, _lock, st) = open(root, id)?;
+    let status = st.status(&dir);
+    match status {
+        Status::Stopped | Status::Created | Status::Creating => {}
+        s if force => {
+            let _ = s;
+        }
+        s => {
+            return Err(Error::Other(format!(
+                "cannot delete container {id} that is not stopped: {}",
+                s.as_str()
+            )))
+        }
+    }
+    if status != Status::Stopped {
+        if let Ok(pidfd) = sys::pidfd_open(st.pid) {
+            if st.init_alive() {
+                let _ = sys::pidfd_send_signal(pidfd.as_raw_fd(), libc::SIGKILL);
+            }
+        }
+    }
+    // Processes outside the init's pid namespace (or every process, without one) are in the
+    // cgroup: kill them too.
+    let _ = st.cgroups.signal_all(libc::SIGKILL);
+    wait_gone(&st, Duration::from_secs(10));
+    let hooks = st.config.hooks().clone().unwrap_or_default();
+    if hooks.poststop().as_ref().is_some_and(|h| !h.is_empty()) {
+        let state = serde_json::to_string(&st.oci(Status::Stopped)).expect("serializes");
+        if let Err(e) = run_hooks(hooks.poststop(), &state, "poststop") {
+            crate::cli::log::warn(&e.to_string());
+        }
+    }
+    st.cgroups.remove().map_err(io("remove cgroups"))?;
+    dir.remove()?;
+    Ok(())
+}
+
+fn wait_gone(st: &State, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        let pids = st.cgroups.pids().unwrap_or_default();
+        if !st.init_alive() && pids.is_empty() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Every container under `root` with its status; unreadable entries are skipped.
+pub fn list(root: &Path) -> Result<Vec<(State, Status)>> {
+    let entries = match std::fs::read_dir(root) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(format!("{}", root.display()))(e)),
+    };
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        let Some(id) = e.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
+        if let Ok((st, s)) = status_of(root, &id) {
+            out.push((st, s));
+        }
+    }
+    out.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+    Ok(out)
+}
+
+pub fn pids(root: &Path, id: &str) -> Result<Vec<i32>> {
+    let (st, _) = status_of(root, id)?;
+    st.cgroups.pids().map_err(io("read cgroup.procs"))
+}
+
+pub fn pause(root: &Path, id: &str, frozen: bool) -> Result<()> {
+    let (dir, _lock, st) = open(root, id)?;
+    let s = st.status(&dir);
+    match (frozen, s) {
+        (true, Status::Running | Status::Created) | (false, Status::Paused) => {}
+        (true, s) => {
+            return Err(Error::Other(format!(
+                "cannot pause a container that is {}",
+                s.as_str()
+            )))
+        }
+        (false, s) => {
+            return Err(Error::Other(format!(
+                "cannot resume a container that is {}",
+                s.as_str()
+            )))
+        }
+    }
+    st.cgroups.freeze(frozen).map_err(io("freezer"))
+}
+
+pub struct ExecOpts {
+    pub root: PathBuf,
+    pub id: String,
+    pub process: Process,
+    pub console_socket: Option<PathBuf>,
+    pub preserve_fds: u32,
+    pub strict: bool,
+}
+
+/// Start a process in the container's namespaces and cgroups. Returns its pid; the caller
+/// waits for it (having made itself a subreaper) or detaches.
+pub fn exec(o: &ExecOpts) -> Result<i32> {
+    let (dir, st) = peek(&o.root, &o.id)?;
+    match st.status(&dir) {
+        Status::Running | Status::Created => {}
+        s => {
+            return Err(Error::Other(format!(
+                "cannot exec in a container that is {}",
+                s.as_str()
+            )))
+        }
+    }
+    // The new process is admitted like the init: the container's config with this process.
+    let mut spec = st.config.clone();
+    spec.set_process(Some(o.process.clone()));
+    let loaded = crate::spec::LoadedSpec {
+        spec: spec.clone(),
+        bundle: st.bundle.clone(),
+        unknown: Vec::new(),
+    };
+    plan::admit(
+        &loaded,
+        &AdmitOptions {
+            strict: o.strict,
+            no_pivot: false,
+        },
+    )?;
+    let terminal = o.process.terminal().unwrap_or(false);
+    let console = match (&o.console_socket, terminal) {
+        (Some(p), true) => Some(
+            std::os::unix::net::UnixStream::connect(p)
+                .map_err(io(format!("--console-socket {}", p.display())))?,
+        ),
+        (None, true) => {
+            return Err(Error::Other("--tty needs --console-socket".into()));
+        }
+        _ => None,
+    };
+    // Join every namespace the container has, through its init's /proc entry. The pidfd pins
+    // the init: if the pid was reused, the start time check fails.
+    let pidfd = sys::pidfd_open(st.pid).map_err(io("pidfd of container init"))?;
+    let mut joins: Vec<(bvisor_launcher::NsKind, OwnedFd)> = Vec::new();
+    let ns = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    for n in &ns {
+        let kind = launch::ns_kind(n.typ());
+        let p = format!("/proc/{}/ns/{}", st.pid, kind.proc_name());
+        let fd = sys::open_raw(Path::new(&p), libc::O_RDONLY).map_err(io(p))?;
+        joins.push((kind, fd));
+    }
+    if !st.init_alive() {
+        return Err(Error::Other("container init exited".into()));
+    }
+    drop(pidfd);
+    let procs = st.cgroups.open_procs().map_err(io("cgroup.procs"))?;
+    let (runtime_end, launcher_end) = sys::socketpair_seqpacket().map_err(io("socketpair"))?;
+    let mut lay = FdLayout::new(o.preserve_fds)?;
+    let mut fds = Fds {
+        control: lay.add(launcher_end.as_raw_fd())?,
+        preserve_fds: o.preserve_fds,
+        ..Fds::default()
+    };
+    if let Some(c) = &console {
+        fds.console_socket = Some(lay.add(c.as_raw_fd())?);
+    }
+    for (k, f) in &joins {
+        fds.join.push((*k, lay.add(f.as_raw_fd())?));
+    }
+    for p in &procs {
+        fds.cgroup_procs.push(lay.add(p.as_raw_fd())?);
+    }
+    // No rootfs work: the joined mount namespace already is the container's root.
+    if let Some(l) = spec.linux_mut() {
+        if let Some(n) = l.namespaces().clone() {
+            l.set_namespaces(Some(
+                n.into_iter()
+                    .filter(|x| x.typ() != oci_spec::runtime::LinuxNamespaceType::Mount)
+                    .collect(),
+            ));
+        }
+    }
+    let join_targets = fds.join.clone();
+    let mut plan = launch::build(Inputs {
+        id: &o.id,
+        spec: &spec,
+        bundle: &st.bundle,
+        rootfs: &st.rootfs,
+        cgroups: &st.cgroups,
+        fds,
+        no_pivot: false,
+        wait_for_start: false,
+        sync_hooks: false,
+    })?;
+    // Every namespace is joined, the mount namespace included.
+    for (k, t) in &join_targets {
+        match plan.namespaces.iter_mut().find(|n| n.kind == *k) {
+            Some(n) => n.join_fd = Some(*t),
+            None => plan.namespaces.push(bvisor_launcher::NamespacePlan {
+                kind: *k,
+                join_fd: Some(*t),
+            }),
+        }
+    }
+    plan.hostname = None;
+    plan.domainname = None;
+    plan.oom_score_adj = o.process.oom_score_adj();
+    // Exec'd processes get the terminal without a /dev/console bind.
+    drop((launcher_end, console, procs));
+    let mut launched = spawn::launch(&plan, lay, runtime_end)?;
+    drop(joins);
+    let mut d = NoHooks;
+    let res = spawn::follow(launched.control.as_raw_fd(), &mut d);
+    let _ = launched.child.wait();
+    let pid = res?;
+    // After Ready the process only has exec left: read until EOF (the control socket closes on
+    // exec); a failed step before that is the error.
+    loop {
+        let msg = sys::recv_seqpacket(launched.control.as_raw_fd()).map_err(io("read launcher"))?;
+        if msg.is_empty() {
+            break;
+        }
+        if let Ok(bvisor_launcher::Report::Step {
+            ok: false,
+            n,
+            name,
+            errno,
+            detail,
+        }) = bvisor_launcher::Report::decode(&msg)
+        {
+            return Err(Error::Step {
+                n,
+                name,
+                errno,
+                detail,
+            });
+        }
+    }
+    Ok(pid)
+}
+
+struct NoHooks;
+
+impl Driver for NoHooks {
+    fn on_pid(&mut self, _pid: i32) -> Result<()> {
+        Ok(())
+    }
+    fn on_hooks_point(&mut self) -> Result<String> {
+        Ok(String::new())
+    }
+}

@@ -1,0 +1,145 @@
+//! Start the sealed launcher with a plan and follow its reports.
+
+use super::{io, Error, Result};
+use crate::sys;
+use bvisor_launcher::{Command as LauncherCommand, LaunchPlan, Report};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command};
+
+/// Launcher fds are first duplicated up here (close-on-exec), then placed at their final
+/// numbers in the child just before exec; targets stay below, so the two never collide.
+const STAGING_MIN: RawFd = 1024;
+
+/// Assigns each fd handed to the launcher its number in the launcher: consecutive numbers after
+/// stdio and the preserved fds.
+pub struct FdLayout {
+    next: RawFd,
+    moves: Vec<(OwnedFd, RawFd)>,
+}
+
+impl FdLayout {
+    pub fn new(preserve_fds: u32) -> Result<FdLayout> {
+        let next = 3 + preserve_fds as RawFd;
+        if next + 64 >= STAGING_MIN {
+            return Err(Error::Other(format!(
+                "--preserve-fds {preserve_fds} is too many"
+            )));
+        }
+        Ok(FdLayout {
+            next,
+            moves: Vec::new(),
+        })
+    }
+
+    /// Hand `fd` to the launcher; returns its number there.
+    pub fn add(&mut self, fd: RawFd) -> Result<RawFd> {
+        let staged = sys::dup_above(fd, STAGING_MIN).map_err(io("dup fd for launcher"))?;
+        let target = self.next;
+        self.next += 1;
+        self.moves.push((staged, target));
+        Ok(target)
+    }
+}
+
+pub struct Launched {
+    pub child: Child,
+    pub control: OwnedFd,
+}
+
+/// Seal the plan, then run the launcher from a sealed copy of its binary.
+pub fn launch(plan: &LaunchPlan, mut layout: FdLayout, runtime_end: OwnedFd) -> Result<Launched> {
+    let (bytes, digest) = plan.encode();
+    let plan_fd = sys::sealed_memfd("bvisor-plan", &bytes).map_err(io("seal plan"))?;
+    let plan_target = layout.add(plan_fd.as_raw_fd())?;
+    let exe_path = super::launcher_path();
+    let exe =
+        sys::sealed_copy_of(&exe_path).map_err(io(format!("launcher {}", exe_path.display())))?;
+    let exe = sys::dup_above(exe.as_raw_fd(), STAGING_MIN).map_err(io("dup launcher"))?;
+    let moves: Vec<(RawFd, RawFd)> = layout
+        .moves
+        .iter()
+        .map(|(f, t)| (f.as_raw_fd(), *t))
+        .collect();
+    let mut cmd = Command::new(format!("/proc/self/fd/{}", exe.as_raw_fd()));
+    cmd.arg0("bvisor-launcher")
+        .arg(bvisor_launcher::PLAN_FD_ARG)
+        .arg(plan_target.to_string())
+        .arg(bvisor_launcher::DIGEST_ARG)
+        .arg(&digest)
+        .arg(bvisor_launcher::CONTROL_FD_ARG)
+        .arg(plan.fds.control.to_string())
+        .env_clear();
+    // SAFETY: the closure only calls dup2, which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            for &(from, to) in &moves {
+                if libc::dup2(from, to) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().map_err(io("start launcher"))?;
+    // Our copies of the launcher's ends go away, so EOF on the control socket means every
+    // launcher-side process is gone.
+    drop(layout);
+    drop(plan_fd);
+    Ok(Launched {
+        child,
+        control: runtime_end,
+    })
+}
+
+/// What the runtime does at the launcher's requests.
+pub trait Driver {
+    fn on_pid(&mut self, pid: i32) -> Result<()>;
+    /// prestart + createRuntime hooks; returns the state JSON for in-container hooks.
+    fn on_hooks_point(&mut self) -> Result<String>;
+}
+
+/// Follow reports until the launcher says it is ready (or exec'd, for a process without a
+/// start fifo). Returns the init's pid.
+pub fn follow(control: RawFd, driver: &mut dyn Driver) -> Result<i32> {
+    let mut pid = None;
+    loop {
+        let msg = sys::recv_seqpacket(control).map_err(io("read launcher report"))?;
+        if msg.is_empty() {
+            return Err(Error::Other(
+                "launcher exited before the container was ready".into(),
+            ));
+        }
+        match Report::decode(&msg).map_err(Error::Other)? {
+            Report::Pid { pid: p } => {
+                pid = Some(p);
+                driver.on_pid(p)?;
+            }
+            Report::Step {
+                n, name, ok: true, ..
+            } => crate::cli::log::debug(&format!("step {n} {name}: applied")),
+            Report::Step {
+                n,
+                name,
+                errno,
+                detail,
+                ..
+            } => {
+                return Err(Error::Step {
+                    n,
+                    name,
+                    errno,
+                    detail,
+                })
+            }
+            Report::HooksPoint => {
+                let state = driver.on_hooks_point()?;
+                let cmd = LauncherCommand::Proceed { state }.encode();
+                sys::send_seqpacket(control, &cmd).map_err(io("answer launcher"))?;
+            }
+            Report::Ready => {
+                return pid.ok_or_else(|| Error::Other("launcher ready without a pid".into()))
+            }
+        }
+    }
+}

@@ -1,0 +1,324 @@
+//! A container's state under `--root/<id>/`: `state.json` (written atomically), a lock that
+//! serializes every command on one id, and the exec fifo. Status is read from the world.
+
+use crate::cgroups::CgroupSet;
+use crate::sys;
+use oci_spec::runtime::Spec;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+pub const STATE_FILE: &str = "state.json";
+pub const LOCK_FILE: &str = "lock";
+pub const EXEC_FIFO: &str = "exec.fifo";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("container {0:?} does not exist")]
+    NotExist(String),
+    #[error("container with id {0:?} already exists")]
+    Exists(String),
+    #[error("invalid container id {id:?}: {why}")]
+    BadId { id: String, why: &'static str },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: corrupt state: {detail}")]
+    Corrupt { path: PathBuf, detail: String },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
+    move |source| StateError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// runc's rule: letters, digits, `_ + - .`, not `.` or `..`; bvisor also bounds the length so
+/// the id fits a directory name.
+pub fn validate_id(id: &str) -> Result<(), StateError> {
+    let bad = |why| {
+        Err(StateError::BadId {
+            id: id.chars().take(80).collect(),
+            why,
+        })
+    };
+    if id.is_empty() {
+        return bad("empty");
+    }
+    if id.len() > 200 {
+        return bad("longer than 200 bytes");
+    }
+    if id == "." || id == ".." {
+        return bad("'.' and '..' are not ids");
+    }
+    if !id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"_+-.".contains(&b))
+    {
+        return bad("only letters, digits and _ + - . are allowed");
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Creating,
+    Created,
+    Running,
+    Paused,
+    Stopped,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Creating => "creating",
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Stopped => "stopped",
+        }
+    }
+}
+
+/// What bvisor records about a container.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct State {
+    pub id: String,
+    /// 0 until the container init exists.
+    pub pid: i32,
+    /// The init's start time (clock ticks since boot): a reused pid never matches it.
+    pub pid_start: u64,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub created: String,
+    pub owner: String,
+    /// `true` once the container has been fully created (launcher reached the exec fifo).
+    pub ready: bool,
+    pub cgroups: CgroupSet,
+    pub config: Spec,
+}
+
+/// The OCI state (runtime-spec `state` plus runc's `rootfs`, `created`, `owner`), as printed.
+#[derive(Debug, Serialize)]
+pub struct OciState {
+    #[serde(rename = "ociVersion")]
+    pub oci_version: String,
+    pub id: String,
+    pub pid: i32,
+    pub status: String,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub created: String,
+    pub owner: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// The state directory of one container.
+#[derive(Debug, Clone)]
+pub struct StateDir {
+    pub id: String,
+    pub dir: PathBuf,
+}
+
+impl StateDir {
+    pub fn new(root: &Path, id: &str) -> Result<StateDir, StateError> {
+        validate_id(id)?;
+        Ok(StateDir {
+            id: id.to_string(),
+            dir: root.join(id),
+        })
+    }
+
+    /// Claim the id: mkdir is atomic, so of concurrent creates exactly one wins.
+    pub fn claim(&self) -> Result<File, StateError> {
+        let root = self.dir.parent().expect("state dir has a parent");
+        std::fs::create_dir_all(root).map_err(io_err(root))?;
+        match std::fs::create_dir(&self.dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(StateError::Exists(self.id.clone()))
+            }
+            Err(e) => return Err(io_err(&self.dir)(e)),
+        }
+        self.lock()
+    }
+
+    /// Take the container's lock; fails if the container does not exist. The caller must
+    /// re-check that the state still exists after locking (a delete may have won the race).
+    pub fn lock(&self) -> Result<File, StateError> {
+        if !self.dir.is_dir() {
+            return Err(StateError::NotExist(self.id.clone()));
+        }
+        let p = self.dir.join(LOCK_FILE);
+        sys::lock_exclusive(&p).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                StateError::NotExist(self.id.clone())
+            } else {
+                io_err(&p)(e)
+            }
+        })
+    }
+
+    pub fn fifo(&self) -> PathBuf {
+        self.dir.join(EXEC_FIFO)
+    }
+
+    pub fn exists(&self) -> bool {
+        self.dir.join(STATE_FILE).exists()
+    }
+
+    pub fn load(&self) -> Result<State, StateError> {
+        let p = self.dir.join(STATE_FILE);
+        let bytes = match std::fs::read(&p) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StateError::NotExist(self.id.clone()))
+            }
+            Err(e) => return Err(io_err(&p)(e)),
+        };
+        serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
+            path: p,
+            detail: e.to_string(),
+        })
+    }
+
+    pub fn save(&self, s: &State) -> Result<(), StateError> {
+        let p = self.dir.join(STATE_FILE);
+        let bytes = serde_json::to_vec(s).expect("state serializes");
+        sys::write_atomic(&p, &bytes).map_err(io_err(&p))
+    }
+
+    pub fn remove(&self) -> Result<(), StateError> {
+        match std::fs::remove_dir_all(&self.dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_err(&self.dir)(e)),
+        }
+    }
+}
+
+impl State {
+    /// Is the recorded init still the same live process? (Zombies count as gone.)
+    pub fn init_alive(&self) -> bool {
+        if self.pid <= 0 {
+            return false;
+        }
+        match sys::proc_stat(self.pid) {
+            Some((start, st)) => start == self.pid_start && st != 'Z' && st != 'X',
+            None => false,
+        }
+    }
+
+    /// Status from ground truth: the init's /proc entry, the exec fifo, the freezer.
+    pub fn status(&self, dir: &StateDir) -> Status {
+        if !self.ready {
+            return if self.init_alive() {
+                Status::Creating
+            } else {
+                Status::Stopped
+            };
+        }
+        if !self.init_alive() {
+            return Status::Stopped;
+        }
+        if self.cgroups.is_frozen() {
+            return Status::Paused;
+        }
+        if dir.fifo().exists() {
+            Status::Created
+        } else {
+            Status::Running
+        }
+    }
+
+    pub fn oci(&self, status: Status) -> OciState {
+        OciState {
+            oci_version: self.config.version().clone(),
+            id: self.id.clone(),
+            pid: if status == Status::Stopped {
+                0
+            } else {
+                self.pid
+            },
+            status: status.as_str().to_string(),
+            bundle: self.bundle.clone(),
+            rootfs: self.rootfs.clone(),
+            created: self.created.clone(),
+            owner: self.owner.clone(),
+            annotations: self
+                .config
+                .annotations()
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+        }
+    }
+}
+
+/// RFC 3339 UTC timestamp with nanoseconds, as runc prints `created`.
+pub fn now_rfc3339() -> String {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    rfc3339(d.as_secs() as i64, d.subsec_nanos())
+}
+
+pub fn rfc3339(secs: i64, nanos: u32) -> String {
+    let days = secs.div_euclid(86400);
+    let rem = secs.rem_euclid(86400);
+    let (h, m, s) = (rem / 3600, (rem % 3600) / 60, rem % 60);
+    // civil from days (Howard Hinnant's algorithm)
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if mo <= 2 { y + 1 } else { y };
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}.{nanos:09}Z")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        for ok in ["a", "c-1_2.3+x", "A9"] {
+            assert!(validate_id(ok).is_ok(), "{ok}");
+        }
+        let long = "x".repeat(1024);
+        for bad in ["", ".", "..", "../x", "a/b", "a b", "é", &long] {
+            assert!(validate_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(rfc3339(1_700_000_000, 5), "2023-11-14T22:13:20.000000005Z");
+        assert_eq!(rfc3339(951_782_400, 0), "2000-02-29T00:00:00.000000000Z");
+    }
+
+    #[test]
+    fn claim_is_exclusive_and_lock_needs_existence() {
+        let tmp = std::env::temp_dir().join(format!("bvisor-state-{}", std::process::id()));
+        let d = StateDir::new(&tmp, "c1").unwrap();
+        assert!(matches!(d.lock(), Err(StateError::NotExist(_))));
+        let _l = d.claim().unwrap();
+        assert!(matches!(d.claim(), Err(StateError::Exists(_))));
+        d.remove().unwrap();
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+}
