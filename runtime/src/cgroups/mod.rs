@@ -6,6 +6,7 @@
 //! hierarchy (here memory is `/process_api/…` and the others `/`). Resource knobs come with the
 //! confinement issue.
 
+pub mod devices;
 pub mod discover;
 
 pub use discover::{Hierarchies, Hierarchy, Mode, Version};
@@ -117,6 +118,25 @@ impl CgroupSet {
             path: dir.to_path_buf(),
         });
         Ok(())
+    }
+
+    /// Restrict the devices the container may open or create (`linux.resources.devices`).
+    pub fn apply_devices(
+        &self,
+        rules: &[oci_spec::runtime::LinuxDeviceCgroup],
+        devs: &[oci_spec::runtime::LinuxDevice],
+    ) -> io::Result<()> {
+        if rules.is_empty() {
+            return Ok(());
+        }
+        let Some(d) = self.dirs.iter().find(|d| {
+            d.version == Version::V1 && d.controllers.iter().any(|c| c == "devices")
+        }) else {
+            return Err(io::Error::other(
+                "linux.resources.devices: no cgroup v1 devices hierarchy (cgroup v2 device programs are not supported)",
+            ));
+        };
+        devices::apply_v1(&d.path, &devices::v1_writes(rules, devs))
     }
 
     /// cgroup.procs of every directory, opened for writing: the launcher writes itself into

@@ -110,6 +110,13 @@ pub fn create(o: &CreateOpts) -> Result<State> {
     let result = (|| -> Result<()> {
         st.cgroups = CgroupSet::create(&hier, &cg_rel).map_err(io("cgroups"))?;
         dir.save(&st)?;
+        let resources = linux.resources().clone().unwrap_or_default();
+        st.cgroups
+            .apply_devices(
+                &resources.devices().clone().unwrap_or_default(),
+                &linux.devices().clone().unwrap_or_default(),
+            )
+            .map_err(io("device cgroup"))?;
         build_and_launch(
             o,
             &dir,

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Build bvisor, make the sample rootfs, and run the sample Linux container from bundles/.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+root=$(repo_root)
+cd "$root"
+apt_install busybox-static
+cargo build --release --workspace --bins -q
+bundles/linux/make-rootfs.sh
+state=$(mktemp -d /tmp/bvisor-demo.XXXXXX)
+trap 'rm -rf "$state"' EXIT
+echo "== bvisor plan (what the sample container is admitted with)"
+target/release/bvisor plan --bundle bundles/linux || true
+echo
+echo "== bvisor run: the sample Linux container"
+(cd bundles/linux && "$root/target/release/bvisor" --root "$state" run "demo-$$")

@@ -1,0 +1,23 @@
+# Shared helpers for the integration scripts. Source it; it changes nothing by itself.
+
+# apt_install PKG...: install the Debian packages that are missing (apt-get update once, only
+# when something is missing).
+apt_install() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "installing: ${missing[*]}"
+  if [ "$(id -u)" != 0 ]; then
+    echo "need root to apt-get install ${missing[*]}" >&2
+    return 1
+  fi
+  if [ -z "${BVISOR_APT_UPDATED:-}" ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+    export BVISOR_APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+repo_root() { cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd; }

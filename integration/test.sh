@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Install what the tests need, build, and run every test: unit tests, the root-only integration
+# tests (ground truth), the ledger gate over this very run, and the OCI conformance suite.
+# BVISOR_REQUIRE_KERNEL=1 turns every kernel-feature skip into a failure (CI sets it).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+root=$(repo_root)
+cd "$root"
+
+apt_install busybox-static iproute2 procps runc crun jq python3
+if ! command -v cargo-nextest >/dev/null 2>&1 && ! cargo nextest --version >/dev/null 2>&1; then
+  cargo install cargo-nextest --locked -q
+fi
+
+echo "== format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -q -- -D warnings
+
+echo "== build"
+cargo build --workspace --bins -q
+bundles/linux/make-rootfs.sh
+
+echo "== tests"
+status=0
+cargo nextest run --workspace --profile ci --no-fail-fast || status=$?
+
+echo "== ledger gate (proofs must have passed in this run)"
+target/debug/bvisor-ledger-gate --ledger runtime/ledger.toml --junit target/nextest/ci/junit.xml || status=1
+
+echo "== OCI conformance (runtime-tools validation) against bvisor, runc, crun"
+BVISOR_BIN="$root/target/debug/bvisor" integration/conformance.sh || status=1
+
+if [ "$status" != 0 ]; then
+  echo "FAILED"
+fi
+exit "$status"
