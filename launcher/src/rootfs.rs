@@ -36,7 +36,14 @@ pub fn setup(plan: &LaunchPlan, control: RawFd, state: &mut String) -> SysResult
         None => None,
     };
     let Some(rootfs) = &plan.rootfs else {
+        // A process joining a container (exec): its mount namespace is already set up.
         sync_hooks(plan, control, state)?;
+        if plan.process.terminal {
+            let slash = sys::open_path("/", libc::O_PATH | libc::O_DIRECTORY)?;
+            let r = console(slash, plan, false);
+            sys::close(slash);
+            r?;
+        }
         return Ok(oom_fd);
     };
     let root = enter_rootfs(rootfs)?;

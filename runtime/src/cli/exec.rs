@@ -98,19 +98,40 @@ pub fn run(g: &Global, a: &ExecArgs) -> anyhow::Result<i32> {
     if !a.detach {
         crate::sys::set_child_subreaper()?;
     }
+    let terminal = process.terminal().unwrap_or(false);
+    let console = if terminal && a.console_socket.is_none() {
+        if a.detach {
+            anyhow::bail!("--tty with --detach needs --console-socket");
+        }
+        Some(super::tty::ConsoleListener::new()?)
+    } else {
+        None
+    };
     let pid = container::exec(&ExecOpts {
         root: g.root.clone(),
         id: a.id.clone(),
         process,
-        console_socket: a.console_socket.clone(),
+        console_socket: console
+            .as_ref()
+            .map(|c| c.path.clone())
+            .or_else(|| a.console_socket.clone()),
         preserve_fds: a.preserve_fds,
         strict: g.strict,
     })?;
+    let relay = match &console {
+        Some(l) => Some((
+            super::tty::RawMode::enter(),
+            super::tty::relay(l.receive_master()?),
+        )),
+        None => None,
+    };
     if let Some(p) = &a.pid_file {
         container::create::write_pid_file(p, pid)?;
     }
     if a.detach {
         return Ok(0);
     }
-    Ok(super::run::wait_forwarding(pid)?)
+    let code = super::run::wait_forwarding(pid);
+    super::run::finish_relay(relay);
+    Ok(code?)
 }

@@ -17,6 +17,7 @@ pub mod run;
 pub mod spec;
 pub mod start;
 pub mod state;
+pub mod tty;
 
 /// Exit code for a usage or runtime error, as runc uses.
 pub const EXIT_ERROR: i32 = 1;

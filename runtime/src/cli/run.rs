@@ -1,6 +1,7 @@
 //! `bvisor run`: create + start; in the foreground, wait and return the container's exit status.
 
 use super::create::CreateArgs;
+use super::tty;
 use super::Global;
 use crate::container;
 use crate::sys;
@@ -24,7 +25,34 @@ pub fn run(g: &Global, a: &RunArgs) -> anyhow::Result<i32> {
         // it and reap it.
         sys::set_child_subreaper()?;
     }
-    let st = container::create(&a.create.opts(g))?;
+    let mut opts = a.create.opts(g);
+    let terminal = crate::spec::load(&opts.bundle)
+        .map(|l| {
+            l.spec
+                .process()
+                .as_ref()
+                .and_then(|p| p.terminal())
+                .unwrap_or(false)
+        })
+        .unwrap_or(false);
+    let console = if terminal && opts.console_socket.is_none() {
+        if a.detach {
+            anyhow::bail!("process.terminal with --detach needs --console-socket");
+        }
+        let l = tty::ConsoleListener::new()?;
+        opts.console_socket = Some(l.path.clone());
+        Some(l)
+    } else {
+        None
+    };
+    let st = container::create(&opts)?;
+    let relay = match &console {
+        Some(l) => {
+            let master = l.receive_master()?;
+            Some((tty::RawMode::enter(), tty::relay(master)))
+        }
+        None => None,
+    };
     if let Err(e) = container::start(&g.root, &st.id) {
         let _ = container::delete(&g.root, &st.id, true);
         return Err(e.into());
@@ -36,7 +64,19 @@ pub fn run(g: &Global, a: &RunArgs) -> anyhow::Result<i32> {
     if !a.keep {
         container::delete(&g.root, &st.id, true)?;
     }
+    finish_relay(relay);
     Ok(code?)
+}
+
+/// Let the output relay drain what the container wrote last, then restore the terminal.
+pub fn finish_relay(relay: Option<(tty::RawMode, std::thread::JoinHandle<()>)>) {
+    if let Some((mode, out)) = relay {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(200);
+        while !out.is_finished() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        drop(mode);
+    }
 }
 
 static FORWARD_TO: AtomicI32 = AtomicI32::new(0);
