@@ -24,10 +24,15 @@ pub fn enter(plan: &LaunchPlan, rep: &mut Reporter) -> Result<Side, ()> {
         // Wait until the parent has written the id maps (or died: EOF).
         let go = sys::read_byte(rd, "wait for parent");
         sys::close(rd);
-        return match go {
-            Ok(1) => Ok(Side::Child),
-            _ => Err(()),
-        };
+        if !matches!(go, Ok(1)) {
+            return Err(());
+        }
+        if plan.namespaces.iter().any(|n| n.kind == NsKind::User) {
+            // Our host uid is not mapped in the new user namespace: become its root, so files
+            // we create (on /dev's tmpfs, say) have an owner the namespace can represent.
+            rep.step(2, "user namespace root", become_root)?;
+        }
+        return Ok(Side::Child);
     }
     sys::close(rd);
     let parent = || -> SysResult<()> {
@@ -88,6 +93,19 @@ fn prepare(plan: &LaunchPlan) -> SysResult<(u64, (i32, i32))> {
         || "pipe2".into(),
     )?;
     Ok((flags, (p[0], p[1])))
+}
+
+fn become_root() -> SysResult<()> {
+    // SAFETY: plain syscalls.
+    unsafe {
+        sys::check(libc::setresgid(0, 0, 0) as i64, || {
+            "setresgid 0 in user namespace".into()
+        })?;
+        sys::check(libc::setresuid(0, 0, 0) as i64, || {
+            "setresuid 0 in user namespace".into()
+        })?;
+    }
+    Ok(())
 }
 
 fn write_map(pid: i32, file: &str, maps: &[IdMapping]) -> SysResult<()> {

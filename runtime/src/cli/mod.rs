@@ -122,6 +122,29 @@ pub fn main() -> i32 {
 
 fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
     let g = &cli.global;
+    // SAFETY: geteuid cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    let needs_root = !matches!(
+        cli.command,
+        Command::Spec(_)
+            | Command::Features(_)
+            | Command::Plan(_)
+            | Command::State(_)
+            | Command::List(_)
+    );
+    if needs_root && euid != 0 {
+        anyhow::bail!("bvisor needs root: rootless containers are not supported yet");
+    }
+    if g.rootless.as_deref() == Some("true") && euid == 0 {
+        // runc's --rootless=true relaxes cgroup errors for unprivileged users; as root there is
+        // nothing to relax, and bvisor never relaxes a boundary anyway.
+        log::debug("--rootless=true as root: nothing to relax");
+    }
+    if let Some(r) = g.rootless.as_deref() {
+        if !matches!(r, "true" | "false" | "auto") {
+            anyhow::bail!("--rootless {r:?}: expected true, false or auto");
+        }
+    }
     if g.systemd_cgroup {
         anyhow::bail!("--systemd-cgroup: systemd cgroup management is not supported; bvisor manages cgroupfs itself");
     }
