@@ -33,8 +33,34 @@ pub fn limits(plan: &LaunchPlan, oom_fd: Option<RawFd>) -> SysResult<()> {
     Ok(())
 }
 
+const KEYCTL_JOIN_SESSION_KEYRING: i64 = 1;
+const KEYCTL_SETPERM: i64 = 5;
+/// Possessor: everything; user: view, read, write, search, link, setattr.
+const KEY_PERM: i64 = 0x3f3f_0000;
+
+/// A new anonymous session keyring, usable by whoever possesses it (the container's user after
+/// the uid change below).
+pub fn new_session_keyring() -> SysResult<()> {
+    // SAFETY: keyctl with a null name creates an anonymous keyring.
+    let id = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_JOIN_SESSION_KEYRING,
+            std::ptr::null::<libc::c_char>(),
+        )
+    };
+    let id = sys::check(id, || "keyctl join session keyring".into())?;
+    // SAFETY: keyctl with integer arguments.
+    let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_SETPERM, id, KEY_PERM) };
+    sys::check(r, || "keyctl setperm session keyring".into()).map(|_| ())
+}
+
 /// Step 5: bounding set, groups, uid/gid, the other capability sets, umask, cwd.
-pub fn apply(p: &ProcessPlan) -> SysResult<()> {
+pub fn apply(plan: &LaunchPlan) -> SysResult<()> {
+    if plan.new_keyring {
+        new_session_keyring()?;
+    }
+    let p = &plan.process;
     if let Some(caps) = &p.capabilities {
         // Dropping from the bounding set needs CAP_SETPCAP: do it while still root.
         for cap in 0..=sys::cap_last_cap() {

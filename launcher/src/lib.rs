@@ -58,6 +58,7 @@ pub const MECHANISMS: &[&str] = &[
     "capset:inheritable",
     "capset:ambient",
     "prctl:PR_SET_NO_NEW_PRIVS",
+    "keyctl:session-keyring",
     "cgroup-v1:cgroup.procs",
     "cgroup-v2:cgroup.procs",
 ];

@@ -147,7 +147,7 @@ fn container_init(plan: &LaunchPlan, rep: &mut Reporter) -> Result<(), ()> {
     let control = rep.fd();
     let oom_fd = rep.step(3, "rootfs", || rootfs::setup(plan, control, &mut state))?;
     rep.step(4, "limits", || identity::limits(plan, oom_fd))?;
-    rep.step(5, "identity", || identity::apply(&plan.process))?;
+    rep.step(5, "identity", || identity::apply(plan))?;
     rep.step(6, "privileges", || {
         identity::no_new_privileges(&plan.process)
     })?;

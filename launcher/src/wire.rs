@@ -37,6 +37,9 @@ pub struct LaunchPlan {
     pub start_container_hooks: Vec<Hook>,
     /// Stop after step 6 and wait for the runtime's `start` (create/start split).
     pub wait_for_start: bool,
+    /// Join a new anonymous session keyring, so the container cannot see or use the keys of
+    /// the caller's session (`create --no-new-keyring` turns it off).
+    pub new_keyring: bool,
     /// Pause before pivot_root for the runtime's prestart/createRuntime hooks and receive the
     /// state JSON the in-container hooks need.
     pub sync_hooks: bool,
@@ -378,6 +381,7 @@ mod tests {
             create_container_hooks: vec![],
             start_container_hooks: vec![],
             wait_for_start: true,
+            new_keyring: true,
             sync_hooks: false,
         }
     }

@@ -14,7 +14,11 @@ use std::path::Path;
 pub type Write = (&'static str, String);
 
 fn rule(allow: bool, typ: &str, major: Option<i64>, minor: Option<i64>, access: &str) -> Write {
-    let file = if allow { "devices.allow" } else { "devices.deny" };
+    let file = if allow {
+        "devices.allow"
+    } else {
+        "devices.deny"
+    };
     if typ == "a" {
         // "a" means every device with every access; the kernel takes it alone.
         return (file, "a".to_string());
@@ -93,9 +97,10 @@ mod tests {
 
     #[test]
     fn deny_all_then_standard_then_config_devices() {
-        let rules: Vec<LinuxDeviceCgroup> =
-            serde_json::from_str(r#"[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":4,"access":"r"}]"#)
-                .unwrap();
+        let rules: Vec<LinuxDeviceCgroup> = serde_json::from_str(
+            r#"[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":4,"access":"r"}]"#,
+        )
+        .unwrap();
         let devs: Vec<LinuxDevice> =
             serde_json::from_str(r#"[{"path":"/dev/fuse","type":"c","major":10,"minor":229}]"#)
                 .unwrap();
@@ -104,6 +109,9 @@ mod tests {
         assert_eq!(w[1], ("devices.allow", "c 4:* r".to_string()));
         assert!(w.contains(&("devices.allow", "c 1:3 rwm".to_string())));
         assert!(w.contains(&("devices.allow", "c 136:* rwm".to_string())));
-        assert_eq!(w.last().unwrap(), &("devices.allow", "c 10:229 rwm".to_string()));
+        assert_eq!(
+            w.last().unwrap(),
+            &("devices.allow", "c 10:229 rwm".to_string())
+        );
     }
 }

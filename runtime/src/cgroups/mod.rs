@@ -129,9 +129,11 @@ impl CgroupSet {
         if rules.is_empty() {
             return Ok(());
         }
-        let Some(d) = self.dirs.iter().find(|d| {
-            d.version == Version::V1 && d.controllers.iter().any(|c| c == "devices")
-        }) else {
+        let Some(d) = self
+            .dirs
+            .iter()
+            .find(|d| d.version == Version::V1 && d.controllers.iter().any(|c| c == "devices"))
+        else {
             return Err(io::Error::other(
                 "linux.resources.devices: no cgroup v1 devices hierarchy (cgroup v2 device programs are not supported)",
             ));

@@ -18,7 +18,7 @@ pub struct CreateArgs {
     /// Enter the rootfs with MS_MOVE + chroot instead of pivot_root
     #[arg(long = "no-pivot")]
     pub no_pivot: bool,
-    /// Do not create a new session keyring (bvisor never creates one)
+    /// Keep the caller's session keyring instead of giving the container a new one
     #[arg(long = "no-new-keyring")]
     pub no_new_keyring: bool,
     /// Pass N more fds (3..3+N) to the container

@@ -194,6 +194,7 @@ fn build_and_launch(
         no_pivot: o.no_pivot,
         wait_for_start: true,
         sync_hooks,
+        new_keyring: !o.no_new_keyring,
     })?;
     // The launcher's copies are in `lay`; ours close now.
     drop((launcher_end, root_fd, join, console, procs));

@@ -45,6 +45,8 @@ pub struct Inputs<'a> {
     pub wait_for_start: bool,
     /// prestart/createRuntime/createContainer/startContainer hooks exist.
     pub sync_hooks: bool,
+    /// `--no-new-keyring` was not given.
+    pub new_keyring: bool,
 }
 
 pub fn ns_kind(t: LinuxNamespaceType) -> wire::NsKind {
@@ -141,6 +143,7 @@ pub fn build(i: Inputs) -> Result<wire::LaunchPlan, LaunchError> {
         create_container_hooks: to_hooks(hooks.create_container()),
         start_container_hooks: to_hooks(hooks.start_container()),
         wait_for_start: i.wait_for_start,
+        new_keyring: i.new_keyring,
         sync_hooks: i.sync_hooks,
     })
 }

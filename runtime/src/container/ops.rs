@@ -297,6 +297,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         no_pivot: false,
         wait_for_start: false,
         sync_hooks: false,
+        new_keyring: true,
     })?;
     // Every namespace is joined, the mount namespace included.
     for (k, t) in &join_targets {
