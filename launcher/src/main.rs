@@ -138,6 +138,7 @@ fn named_fds(plan: &LaunchPlan) -> Vec<RawFd> {
     if let Some(r) = &plan.rootfs {
         v.push(r.root_fd);
     }
+    v.extend(plan.chroot_fd);
     v
 }
 

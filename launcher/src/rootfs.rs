@@ -36,8 +36,15 @@ pub fn setup(plan: &LaunchPlan, control: RawFd, state: &mut String) -> SysResult
         None => None,
     };
     let Some(rootfs) = &plan.rootfs else {
-        // A process joining a container (exec): its mount namespace is already set up.
+        // No mount namespace of our own: either exec into a container (setns already put us
+        // at its root) or a container sharing the runtime's mounts, which only changes root.
         sync_hooks(plan, control, state)?;
+        if let Some(fd) = plan.chroot_fd {
+            sys::fchdir(fd)?;
+            sys::chroot_dot()?;
+            sys::chdir("/")?;
+            sys::close(fd);
+        }
         if plan.process.terminal {
             let slash = sys::open_path("/", libc::O_PATH | libc::O_DIRECTORY)?;
             let r = console(slash, plan, false);

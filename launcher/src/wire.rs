@@ -27,8 +27,11 @@ pub struct LaunchPlan {
     pub cgroup_procs_fds: Vec<RawFd>,
     pub hostname: Option<String>,
     pub domainname: Option<String>,
-    /// `None` when the container shares the host's mount namespace (no rootfs work at all).
+    /// `None` when the container shares the runtime's mount namespace (no rootfs work at all)
+    /// or joins its container's (exec).
     pub rootfs: Option<RootfsPlan>,
+    /// Without a mount namespace of its own: chroot into this directory fd (the rootfs).
+    pub chroot_fd: Option<RawFd>,
     pub rlimits: Vec<Rlimit>,
     pub oom_score_adj: Option<i32>,
     pub process: ProcessPlan,
@@ -375,6 +378,7 @@ mod tests {
             hostname: Some("h".into()),
             domainname: None,
             rootfs: None,
+            chroot_fd: None,
             rlimits: vec![],
             oom_score_adj: None,
             process: ProcessPlan::default(),

@@ -69,15 +69,22 @@ pub fn v1_writes(rules: &[LinuxDeviceCgroup], devices: &[LinuxDevice]) -> Vec<Wr
             .iter()
             .map(|(t, ma, mi, a)| rule(true, t, *ma, *mi, a)),
     );
-    out.extend(devices.iter().map(|d| {
-        rule(
-            true,
-            type_letter(Some(d.typ())),
-            Some(d.major()),
-            Some(d.minor()),
-            "rwm",
-        )
-    }));
+    // FIFOs are not device nodes: the device cgroup has no rules for them (the kernel refuses
+    // a "p" rule).
+    out.extend(
+        devices
+            .iter()
+            .filter(|d| d.typ() != LinuxDeviceType::P)
+            .map(|d| {
+                rule(
+                    true,
+                    type_letter(Some(d.typ())),
+                    Some(d.major()),
+                    Some(d.minor()),
+                    "rwm",
+                )
+            }),
+    );
     out
 }
 

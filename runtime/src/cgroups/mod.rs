@@ -8,6 +8,7 @@
 
 pub mod devices;
 pub mod discover;
+pub mod resources;
 
 pub use discover::{Hierarchies, Hierarchy, Mode, Version};
 use serde::{Deserialize, Serialize};
@@ -32,6 +33,9 @@ pub struct CgroupDir {
     pub mount: PathBuf,
     pub controllers: Vec<String>,
     pub path: PathBuf,
+    /// The caller's own cgroup in this hierarchy (the container's is below it).
+    #[serde(default)]
+    pub base: PathBuf,
 }
 
 /// Where the container's cgroup goes in each hierarchy: `cgroupsPath` (absolute or relative,
@@ -116,6 +120,7 @@ impl CgroupSet {
             mount: hier.mount.clone(),
             controllers: hier.controllers.clone(),
             path: dir.to_path_buf(),
+            base: base.to_path_buf(),
         });
         Ok(())
     }
@@ -148,6 +153,44 @@ impl CgroupSet {
             .iter()
             .map(|d| crate::sys::open_raw(&d.path.join("cgroup.procs"), libc::O_WRONLY))
             .collect()
+    }
+
+    /// The directory that holds `controller`: a v1 hierarchy with it, else the v2 one.
+    pub fn dir_for(&self, controller: &str) -> Option<&CgroupDir> {
+        self.dirs
+            .iter()
+            .find(|d| d.version == Version::V1 && d.controllers.iter().any(|c| c == controller))
+            .or_else(|| {
+                self.dirs.iter().find(|d| {
+                    d.version == Version::V2 && d.controllers.iter().any(|c| c == controller)
+                })
+            })
+    }
+
+    /// cgroup v2 controllers must be enabled in every parent's cgroup.subtree_control, from
+    /// the caller's cgroup down to the container's.
+    pub fn enable_v2_controller(&self, controller: &str) -> io::Result<()> {
+        let Some(d) = self.dirs.iter().find(|d| d.version == Version::V2) else {
+            return Ok(());
+        };
+        let Ok(rel) = d.path.strip_prefix(&d.base) else {
+            return Ok(());
+        };
+        let mut cur = d.base.clone();
+        for c in rel.components() {
+            let f = cur.join("cgroup.subtree_control");
+            let on = std::fs::read_to_string(&f).unwrap_or_default();
+            if !on.split_whitespace().any(|x| x == controller) {
+                std::fs::write(&f, format!("+{controller}")).map_err(|e| {
+                    io::Error::new(
+                        e.kind(),
+                        format!("enable {controller} in {}: {e}", f.display()),
+                    )
+                })?;
+            }
+            cur.push(c);
+        }
+        Ok(())
     }
 
     fn find(&self, controller: &str) -> Option<&CgroupDir> {

@@ -117,6 +117,7 @@ pub fn create(o: &CreateOpts) -> Result<State> {
                 &linux.devices().clone().unwrap_or_default(),
             )
             .map_err(io("device cgroup"))?;
+        cgroups::resources::apply(&st.cgroups, &resources).map_err(io("cgroup resources"))?;
         build_and_launch(
             o,
             &dir,

@@ -117,9 +117,65 @@ pub fn build(i: Inputs) -> Result<wire::LaunchPlan, LaunchError> {
     } else {
         None
     };
-    if rootfs.is_none() && i.no_pivot {
-        return err("--no-pivot", "needs a mount namespace");
+    if rootfs.is_none() {
+        if i.no_pivot {
+            return err("--no-pivot", "needs a mount namespace");
+        }
+        // Without a mount namespace every mount would land in the runtime's (the host's)
+        // mount table and outlive the container: refuse instead of polluting it.
+        let refuse = |field: &str| {
+            err::<()>(
+                field,
+                "needs a mount namespace: without one it would change the host's mount table (add {\"type\": \"mount\"} to linux.namespaces)",
+            )
+        };
+        if spec.mounts().as_ref().is_some_and(|m| !m.is_empty()) {
+            refuse("mounts")?;
+        }
+        if linux.masked_paths().as_ref().is_some_and(|m| !m.is_empty()) {
+            refuse("linux.maskedPaths")?;
+        }
+        if linux
+            .readonly_paths()
+            .as_ref()
+            .is_some_and(|m| !m.is_empty())
+        {
+            refuse("linux.readonlyPaths")?;
+        }
+        if spec
+            .root()
+            .as_ref()
+            .and_then(|r| r.readonly())
+            .unwrap_or(false)
+        {
+            refuse("root.readonly")?;
+        }
     }
+    for key in linux.sysctl().clone().unwrap_or_default().keys() {
+        match sysctl_namespace(key) {
+            Some(ns) if has_ns(ns) => {}
+            Some(ns) => {
+                return err(
+                    format!("linux.sysctl.{key}"),
+                    format!(
+                        "needs a {} namespace, else it changes the host",
+                        ns.oci_name()
+                    ),
+                )
+            }
+            None => {
+                return err(
+                    format!("linux.sysctl.{key}"),
+                    "is not namespaced: setting it would change the host",
+                )
+            }
+        }
+    }
+    let chroot_fd = if has_ns(wire::NsKind::Mount) {
+        None
+    } else {
+        i.fds.root
+    };
     let hooks = spec.hooks().clone().unwrap_or_default();
     Ok(wire::LaunchPlan {
         version: wire::PLAN_VERSION,
@@ -137,6 +193,7 @@ pub fn build(i: Inputs) -> Result<wire::LaunchPlan, LaunchError> {
         hostname: spec.hostname().clone().filter(|h| !h.is_empty()),
         domainname: spec.domainname().clone().filter(|h| !h.is_empty()),
         rootfs,
+        chroot_fd,
         rlimits: rlimits(&process)?,
         oom_score_adj: process.oom_score_adj(),
         process: process_plan(&process)?,
@@ -260,6 +317,29 @@ fn rootfs_plan(
             .collect(),
         console: terminal,
     })
+}
+
+/// Which namespace isolates a sysctl (the kernel's namespaced sysctls, as runc validates them).
+pub fn sysctl_namespace(key: &str) -> Option<wire::NsKind> {
+    const IPC: &[&str] = &[
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    if IPC.contains(&key) || key.starts_with("fs.mqueue.") {
+        Some(wire::NsKind::Ipc)
+    } else if key.starts_with("net.") {
+        Some(wire::NsKind::Network)
+    } else if key == "kernel.hostname" || key == "kernel.domainname" {
+        Some(wire::NsKind::Uts)
+    } else {
+        None
+    }
 }
 
 fn has_cgroupns(linux: &oci_spec::runtime::Linux) -> bool {
@@ -401,11 +481,13 @@ fn mount_plan(bundle: &Path, m: &Mount, field: &str) -> Result<wire::MountPlan, 
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_default();
     if is_bind {
-        if let Some(d) = data.first() {
-            return err(
-                format!("{field}.options"),
-                format!("{d:?} is not a bind mount option"),
-            );
+        if !data.is_empty() {
+            // The kernel ignores filesystem data on a bind mount (runc passes it on and it is
+            // lost); bvisor names it rather than pretend it applied.
+            crate::cli::log::warn(&format!(
+                "{field}.options: {} ignored: a bind mount takes no filesystem options",
+                data.join(",")
+            ));
         }
         if source.is_empty() {
             return err(format!("{field}.source"), "a bind mount needs a source");
