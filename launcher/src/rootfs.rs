@@ -83,6 +83,11 @@ pub fn setup(plan: &LaunchPlan, control: RawFd, state: &mut String) -> SysResult
     sys::close(root);
     sys::close(rootfs.root_fd);
     let slash = sys::open_path("/", libc::O_PATH | libc::O_DIRECTORY)?;
+    // sysctl before readonlyPaths: /proc/sys is usually among them (ARCHITECTURE §3 lists
+    // sysctl last, which would always fail).
+    for (k, v) in &rootfs.sysctl {
+        write_sysctl(slash, k, v)?;
+    }
     for p in &rootfs.masked_paths {
         mask_path(slash, p)?;
     }
@@ -91,9 +96,6 @@ pub fn setup(plan: &LaunchPlan, control: RawFd, state: &mut String) -> SysResult
     }
     if rootfs.readonly_root {
         remount(slash, "/", libc::MS_RDONLY)?;
-    }
-    for (k, v) in &rootfs.sysctl {
-        write_sysctl(slash, k, v)?;
     }
     if plan.process.terminal {
         console(slash, plan, rootfs.console)?;
