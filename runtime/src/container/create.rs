@@ -196,6 +196,7 @@ fn build_and_launch(
         wait_for_start: true,
         sync_hooks,
         new_keyring: !o.no_new_keyring,
+        joining: false,
     })?;
     // The launcher's copies are in `lay`; ours close now.
     drop((launcher_end, root_fd, join, console, procs));

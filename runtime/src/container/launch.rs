@@ -47,6 +47,9 @@ pub struct Inputs<'a> {
     pub sync_hooks: bool,
     /// `--no-new-keyring` was not given.
     pub new_keyring: bool,
+    /// A process joining an existing container (exec): every namespace is joined and the
+    /// container's root is already set up, so there is no rootfs work.
+    pub joining: bool,
 }
 
 pub fn ns_kind(t: LinuxNamespaceType) -> wire::NsKind {
@@ -107,7 +110,7 @@ pub fn build(i: Inputs) -> Result<wire::LaunchPlan, LaunchError> {
         );
     }
     let process = spec.process().clone().unwrap_or_default();
-    let rootfs = if has_ns(wire::NsKind::Mount) {
+    let rootfs = if has_ns(wire::NsKind::Mount) && !i.joining {
         Some(rootfs_plan(
             &i,
             &linux,
@@ -117,7 +120,7 @@ pub fn build(i: Inputs) -> Result<wire::LaunchPlan, LaunchError> {
     } else {
         None
     };
-    if rootfs.is_none() {
+    if rootfs.is_none() && !i.joining {
         if i.no_pivot {
             return err("--no-pivot", "needs a mount namespace");
         }
@@ -171,7 +174,7 @@ pub fn build(i: Inputs) -> Result<wire::LaunchPlan, LaunchError> {
             }
         }
     }
-    let chroot_fd = if has_ns(wire::NsKind::Mount) {
+    let chroot_fd = if has_ns(wire::NsKind::Mount) || i.joining {
         None
     } else {
         i.fds.root
@@ -190,8 +193,14 @@ pub fn build(i: Inputs) -> Result<wire::LaunchPlan, LaunchError> {
         uid_mappings,
         gid_mappings,
         cgroup_procs_fds: i.fds.cgroup_procs.clone(),
-        hostname: spec.hostname().clone().filter(|h| !h.is_empty()),
-        domainname: spec.domainname().clone().filter(|h| !h.is_empty()),
+        hostname: spec
+            .hostname()
+            .clone()
+            .filter(|h| !h.is_empty() && !i.joining),
+        domainname: spec
+            .domainname()
+            .clone()
+            .filter(|h| !h.is_empty() && !i.joining),
         rootfs,
         chroot_fd,
         rlimits: rlimits(&process)?,

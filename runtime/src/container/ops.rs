@@ -276,16 +276,6 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     for p in &procs {
         fds.cgroup_procs.push(lay.add(p.as_raw_fd())?);
     }
-    // No rootfs work: the joined mount namespace already is the container's root.
-    if let Some(l) = spec.linux_mut() {
-        if let Some(n) = l.namespaces().clone() {
-            l.set_namespaces(Some(
-                n.into_iter()
-                    .filter(|x| x.typ() != oci_spec::runtime::LinuxNamespaceType::Mount)
-                    .collect(),
-            ));
-        }
-    }
     let join_targets = fds.join.clone();
     let mut plan = launch::build(Inputs {
         id: &o.id,
@@ -298,6 +288,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         wait_for_start: false,
         sync_hooks: false,
         new_keyring: true,
+        joining: true,
     })?;
     // Every namespace is joined, the mount namespace included.
     for (k, t) in &join_targets {
@@ -309,8 +300,6 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
             }),
         }
     }
-    plan.hostname = None;
-    plan.domainname = None;
     plan.oom_score_adj = o.process.oom_score_adj();
     // Exec'd processes get the terminal without a /dev/console bind.
     drop((launcher_end, console, procs));
