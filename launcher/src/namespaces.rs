@@ -88,10 +88,8 @@ fn prepare(plan: &LaunchPlan) -> SysResult<(u64, (i32, i32))> {
         .fold(0u64, |f, n| f | n.kind.clone_flag());
     let mut p = [0i32; 2];
     // SAFETY: p has room for two fds.
-    sys::check(
-        unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) } as i64,
-        || "pipe2".into(),
-    )?;
+    let r = unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) };
+    sys::check(r as i64, || "pipe2".into())?;
     Ok((flags, (p[0], p[1])))
 }
 

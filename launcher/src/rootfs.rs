@@ -18,18 +18,14 @@ pub fn setup(plan: &LaunchPlan, control: RawFd, state: &mut String) -> SysResult
     if let Some(h) = &plan.hostname {
         let c = cstr(h)?;
         // SAFETY: valid buffer and length.
-        sys::check(
-            unsafe { libc::sethostname(c.as_ptr(), h.len()) } as i64,
-            || format!("sethostname {h}"),
-        )?;
+        let r = unsafe { libc::sethostname(c.as_ptr(), h.len()) };
+        sys::check(r as i64, || format!("sethostname {h}"))?;
     }
     if let Some(d) = &plan.domainname {
         let c = cstr(d)?;
         // SAFETY: valid buffer and length.
-        sys::check(
-            unsafe { libc::setdomainname(c.as_ptr(), d.len()) } as i64,
-            || format!("setdomainname {d}"),
-        )?;
+        let r = unsafe { libc::setdomainname(c.as_ptr(), d.len()) };
+        sys::check(r as i64, || format!("setdomainname {d}"))?;
     }
     let oom_fd = match plan.oom_score_adj {
         Some(_) => Some(sys::open_path("/proc/self/oom_score_adj", libc::O_WRONLY)?),
@@ -64,15 +60,20 @@ pub fn setup(plan: &LaunchPlan, control: RawFd, state: &mut String) -> SysResult
         make_device(root, d, rootfs.bind_devices)?;
     }
     sync_hooks(plan, control, state)?;
-    sys::fchdir(root)?;
     if rootfs.no_pivot {
         // MS_MOVE + chroot: for filesystems where pivot_root is impossible (e.g. initramfs).
+        sys::fchdir(root)?;
         sys::mount(Some(c"."), c"/", None, libc::MS_MOVE, None)?;
         sys::chroot_dot()?;
     } else {
+        let old_root = sys::open_path("/", libc::O_DIRECTORY | libc::O_RDONLY)?;
+        sys::fchdir(root)?;
         sys::pivot_root_here()?;
-        // The old root is stacked on "."; make it a slave so unmounting it cannot propagate to
-        // the host, then drop it.
+        // The old root is now stacked on top of the new one. Step into it (not the new root,
+        // whose mounts keep the propagation the config asked for), make it a slave so that
+        // unmounting cannot propagate to the host, then drop it.
+        sys::fchdir(old_root)?;
+        sys::close(old_root);
         sys::mount(None, c".", None, libc::MS_SLAVE | libc::MS_REC, None)?;
         sys::umount_detach(c".")?;
     }

@@ -38,6 +38,9 @@ pub struct CgroupDir {
     pub base: PathBuf,
 }
 
+/// The parent of every container cgroup placed by default, under the caller's own cgroup.
+pub const DEFAULT_PARENT: &str = "bvisor";
+
 /// Where the container's cgroup goes in each hierarchy: `cgroupsPath` (absolute or relative,
 /// always under the caller's own cgroup), else `bvisor/<id>`.
 pub fn relative_path(cgroups_path: Option<&Path>, id: &str) -> Result<PathBuf, String> {
@@ -51,7 +54,7 @@ pub fn relative_path(cgroups_path: Option<&Path>, id: &str) -> Result<PathBuf, S
             }
             p.strip_prefix("/").unwrap_or(p).to_path_buf()
         }
-        None => Path::new("bvisor").join(id),
+        None => Path::new(DEFAULT_PARENT).join(id),
     };
     if rel.as_os_str().is_empty()
         || rel
@@ -86,6 +89,17 @@ impl CgroupSet {
     }
 
     fn make(&mut self, hier: &Hierarchy, base: &Path, dir: &Path) -> io::Result<()> {
+        // A sibling's delete may remove an empty shared parent between our mkdirs: start over.
+        let mut tries = 0;
+        loop {
+            match self.make_once(hier, base, dir) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound && tries < 5 => tries += 1,
+                r => return r,
+            }
+        }
+    }
+
+    fn make_once(&mut self, hier: &Hierarchy, base: &Path, dir: &Path) -> io::Result<()> {
         // Walk down from the caller's cgroup, creating what is missing.
         let rel = dir.strip_prefix(base).expect("dir is under base");
         let mut cur = base.to_path_buf();
@@ -100,7 +114,7 @@ impl CgroupSet {
                         // A new v1 cpuset is empty and refuses tasks until it has cpus and mems.
                         inherit_cpuset(&cur)?;
                     }
-                    if !last {
+                    if !last && !self.created_parents.contains(&cur) {
                         self.created_parents.push(cur.clone());
                     }
                 }
@@ -114,6 +128,12 @@ impl CgroupSet {
                 }
                 Err(e) => return Err(e),
             }
+        }
+        // bvisor's own shared parent (`<own>/bvisor`) is removed by whichever container leaves
+        // it empty, not only by the one that happened to create it.
+        let shared = base.join(DEFAULT_PARENT);
+        if dir.parent() == Some(shared.as_path()) && !self.created_parents.contains(&shared) {
+            self.created_parents.push(shared);
         }
         self.dirs.push(CgroupDir {
             version: hier.version,

@@ -61,8 +61,9 @@ pub struct Global {
     /// Manage cgroups through systemd (not supported: bvisor refuses rather than ignores it)
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
-    /// Rootless mode: true, false or auto
-    #[arg(long, global = true, num_args = 0..=1, default_missing_value = "true")]
+    /// Rootless mode: true, false or auto (before the subcommand, as runc takes it; `spec
+    /// --rootless` is the subcommand's own flag)
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     pub rootless: Option<String>,
     /// Refuse configs that carry properties bvisor does not know
     #[arg(long, global = true)]

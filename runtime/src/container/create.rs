@@ -34,7 +34,7 @@ pub fn create(o: &CreateOpts) -> Result<State> {
         return Err(super::StateError::Exists(o.id.clone()).into());
     }
     let loaded = spec::load(&o.bundle)?;
-    for u in &loaded.unknown {
+    for u in loaded.ignored() {
         crate::cli::log::warn(&format!("config.json: unknown property {u} ignored"));
     }
     plan::admit(

@@ -19,7 +19,7 @@ pub enum Error {
     #[error(transparent)]
     Spec(#[from] SpecError),
     #[error("refused: {0}")]
-    Refused(#[from] Refusal),
+    Refused(Refusal),
     #[error(transparent)]
     State(#[from] StateError),
     #[error(transparent)]
@@ -38,6 +38,14 @@ pub enum Error {
     },
     #[error("{0}")]
     Other(String),
+}
+
+// Not `#[from]`: that would also make the refusal the error's source, and `{:#}` would print
+// it twice.
+impl From<Refusal> for Error {
+    fn from(r: Refusal) -> Error {
+        Error::Refused(r)
+    }
 }
 
 pub fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {

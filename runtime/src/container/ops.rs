@@ -47,9 +47,9 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     match st.status(&dir) {
         Status::Created => {}
         Status::Stopped => {
-            return Err(Error::Other(format!(
-                "cannot start a container that has stopped"
-            )))
+            return Err(Error::Other(
+                "cannot start a container that has stopped".into(),
+            ))
         }
         s => {
             return Err(Error::Other(format!(
