@@ -1,7 +1,32 @@
 //! The boundary plan: requirements from the config, the machine's profile, the qualification
 //! ledger, and the fail-closed planner that admits a container whole or refuses it whole.
 //!
-//! (Interface stub: the plan layer fills this in.)
+//! ```text
+//! LoadedSpec ─requirement::map─▶ [Requirement] ─planner::plan(ledger, profile)─▶ BoundaryPlan
+//!                                                                            └─▶ Refusal
+//! ```
+//!
+//! One concern per module: `requirement` (config → requirements and launch data), `profile`
+//! (machine facts), `floor` (facts a ledger row needs), `ledger` (the embedded table),
+//! `planner` (the pure decision), `features` (what this machine can admit), `junit` and `gate`
+//! (the ledger gate: proven rows' proofs ran and passed in this CI run).
+
+pub mod features;
+pub mod floor;
+pub mod gate;
+pub mod junit;
+pub mod ledger;
+pub mod planner;
+pub mod profile;
+pub mod requirement;
+
+pub use floor::Floor;
+pub use ledger::{Ledger, LedgerError, Proof, Row, Status};
+pub use planner::{
+    evaluate, plan, Admitted, BoundaryPlan, Candidate, Chosen, Decision, Refusal, Refused,
+};
+pub use profile::{KernelVersion, Profile};
+pub use requirement::{requirements, LaunchDatum, Mapping, Requirement, Scope};
 
 use crate::spec::LoadedSpec;
 
@@ -14,17 +39,14 @@ pub struct AdmitOptions {
     pub no_pivot: bool,
 }
 
-/// The admitted plan. (Stub.)
-#[derive(Debug, Clone, Default)]
-pub struct BoundaryPlan {}
-
-/// Why a container was refused. (Stub.)
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{0}")]
-pub struct Refusal(pub String);
-
 /// Probe the machine, load the embedded ledger, map the config to requirements and plan.
 /// Called by create/run/exec before anything exists.
-pub fn admit(_loaded: &LoadedSpec, _opts: &AdmitOptions) -> Result<BoundaryPlan, Refusal> {
-    Ok(BoundaryPlan {})
+pub fn admit(loaded: &LoadedSpec, opts: &AdmitOptions) -> Result<BoundaryPlan, Refusal> {
+    let ledger = Ledger::embedded().map_err(Refusal::Ledger)?;
+    let profile = Profile::probe();
+    let mapping = requirement::map(loaded, opts);
+    let mut plan = plan(&mapping.requirements, &ledger, &profile)?;
+    plan.launch_data = mapping.launch_data;
+    plan.ignored = mapping.ignored;
+    Ok(plan)
 }

@@ -22,12 +22,30 @@ pub struct LoadedSpec {
     pub spec: Spec,
     /// Absolute bundle directory.
     pub bundle: PathBuf,
-    /// JSON paths of properties the runtime does not know (ignored as the spec requires, but
-    /// named in the log; refused under `--strict`).
+    /// JSON paths of properties `oci-spec` does not parse (ignored as the spec requires, but
+    /// named in the log; refused under `--strict`). The [`EXTENSIONS`] among them are not
+    /// ignored: the planner maps them to requirements. [`LoadedSpec::ignored`] is the rest.
     pub unknown: Vec<String>,
 }
 
+/// Properties of runtime-spec proposals that `oci-spec` does not parse yet but that restrict the
+/// container, so they must never be ignored: the planner turns them into requirements.
+pub const EXTENSIONS: &[&str] = &["process.landlock"];
+
+/// Properties `oci-spec` parses that the runtime spec does not have (its deprecated top-level
+/// id mappings): bvisor does not act on them, so they are reported like unknown ones.
+const NOT_IN_RUNTIME_SPEC: &[&str] = &["uidMappings", "gidMappings"];
+
 impl LoadedSpec {
+    /// The unknown properties bvisor ignores: everything in `unknown` but the [`EXTENSIONS`].
+    pub fn ignored(&self) -> Vec<&str> {
+        self.unknown
+            .iter()
+            .map(String::as_str)
+            .filter(|u| !is_extension(u))
+            .collect()
+    }
+
     /// The rootfs as an absolute host path.
     pub fn rootfs(&self) -> PathBuf {
         let root = self
@@ -85,10 +103,17 @@ pub fn parse(bytes: &[u8], bundle: PathBuf, path: &Path) -> Result<LoadedSpec, S
         path: path.to_path_buf(),
         detail: e.to_string(),
     })?;
+    // Parsed a second time as plain JSON (errors keep their line and column above): the
+    // properties oci-spec dropped are the ones this tree has and the re-serialized Spec lacks.
+    let raw: serde_json::Value = serde_json::from_str(text).map_err(|e| SpecError::Parse {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    })?;
+    let unknown = unknown_properties(&raw, &spec);
     let loaded = LoadedSpec {
         spec,
         bundle,
-        unknown: Vec::new(),
+        unknown,
     };
     validate(&loaded)?;
     Ok(loaded)
@@ -118,4 +143,166 @@ fn validate(l: &LoadedSpec) -> Result<(), SpecError> {
         return Err(field("process.cwd", "must be an absolute path"));
     }
     Ok(())
+}
+
+/// Whether `path` is one of the [`EXTENSIONS`] or inside one.
+pub fn is_extension(path: &str) -> bool {
+    EXTENSIONS.iter().any(|e| is_within(path, e))
+}
+
+/// `path` is `prefix` or a property or element below it (`mounts[1].options` is within
+/// `mounts[1]` and `mounts`, not within `mount`).
+pub fn is_within(path: &str, prefix: &str) -> bool {
+    match path.strip_prefix(prefix) {
+        Some(rest) => rest.is_empty() || rest.starts_with('.') || rest.starts_with('['),
+        None => false,
+    }
+}
+
+/// The JSON path of property `key` of the object at `base`: `linux.sysctl` + `kernel.shmmax`
+/// → `linux.sysctl["kernel.shmmax"]`, `process` + `args` → `process.args`. Used for every
+/// field path bvisor prints, so requirement fields and unknown-property reports agree.
+pub fn key_path(base: &str, key: &str) -> String {
+    let ident = key
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ident {
+        if base.is_empty() {
+            key.to_string()
+        } else {
+            format!("{base}.{key}")
+        }
+    } else {
+        let quoted = serde_json::to_string(key).expect("a string serializes");
+        format!("{base}[{quoted}]")
+    }
+}
+
+/// The JSON path of element `i` of the array at `base`.
+pub fn index_path(base: &str, i: usize) -> String {
+    format!("{base}[{i}]")
+}
+
+/// Properties present in the raw config that the parsed `Spec` does not carry: re-serialize
+/// the `Spec` and look for keys of `raw` it lacks. A known property set to `null` parses to
+/// `None` and is not re-serialized, so null values are never reported (an unknown property
+/// whose value is null carries nothing to ignore either).
+fn unknown_properties(raw: &serde_json::Value, spec: &Spec) -> Vec<String> {
+    let Ok(known) = serde_json::to_value(spec) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    diff_keys(raw, &known, "", &mut out);
+    if let Some(obj) = raw.as_object() {
+        for k in NOT_IN_RUNTIME_SPEC {
+            if obj.get(*k).is_some_and(|v| !v.is_null()) && !out.iter().any(|o| o == k) {
+                out.push(k.to_string());
+            }
+        }
+    }
+    out
+}
+
+fn diff_keys(
+    raw: &serde_json::Value,
+    known: &serde_json::Value,
+    path: &str,
+    out: &mut Vec<String>,
+) {
+    use serde_json::Value;
+    match (raw, known) {
+        (Value::Object(r), Value::Object(k)) => {
+            for (key, rv) in r {
+                let p = key_path(path, key);
+                match k.get(key) {
+                    Some(kv) => diff_keys(rv, kv, &p, out),
+                    None if rv.is_null() => {}
+                    None => out.push(p),
+                }
+            }
+        }
+        (Value::Array(r), Value::Array(k)) => {
+            // Sets (capabilities) may come back reordered, but they hold strings, never objects.
+            for (i, (rv, kv)) in r.iter().zip(k).enumerate() {
+                diff_keys(rv, kv, &index_path(path, i), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(json: &str) -> Result<LoadedSpec, SpecError> {
+        parse(
+            json.as_bytes(),
+            PathBuf::from("/b"),
+            Path::new("/b/config.json"),
+        )
+    }
+
+    const MINIMAL: &str =
+        r#""process":{"args":["sh"],"cwd":"/","user":{"uid":0,"gid":0}},"root":{"path":"rootfs"}"#;
+
+    #[test]
+    fn known_config_has_no_unknown_properties() {
+        let l = parse_str(include_str!("../cli/default-config.json")).unwrap();
+        assert!(l.unknown.is_empty(), "{:?}", l.unknown);
+    }
+
+    #[test]
+    fn unknown_properties_are_named_by_json_path() {
+        let json = format!(
+            r#"{{"ociVersion":"1.0.2",{MINIMAL},"frobnicate":1,
+               "linux":{{"sysctl":{{"net.ipv4.ip_forward":"1"}},"namespaces":[{{"type":"pid","flavour":"x"}}],
+                         "resources":{{"memory":{{"limit":1,"turbo":true}}}}}},
+               "mounts":[{{"destination":"/x","type":"tmpfs","extra":{{"a":1}}}}],
+               "process2":null,
+               "uidMappings":[{{"containerID":0,"hostID":1000,"size":1}}]}}"#
+        );
+        let l = parse_str(&json).unwrap();
+        let mut u = l.unknown.clone();
+        u.sort();
+        assert_eq!(
+            u,
+            vec![
+                "frobnicate",
+                "linux.namespaces[0].flavour",
+                "linux.resources.memory.turbo",
+                "mounts[0].extra",
+                "uidMappings",
+            ]
+        );
+    }
+
+    #[test]
+    fn extensions_are_reported_but_not_ignored() {
+        let json = format!(
+            r#"{{"ociVersion":"1.0.2",{}, "landlock":{{"ruleset":{{"handledAccessFS":["execute"]}}}}}},"root":{{"path":"rootfs"}}, "x":1}}"#,
+            r#""process":{"args":["sh"],"cwd":"/","user":{"uid":0,"gid":0}"#
+        );
+        let l = parse_str(&json).unwrap();
+        assert!(l.unknown.iter().any(|u| u == "process.landlock"));
+        assert_eq!(l.ignored(), vec!["x"]);
+    }
+
+    #[test]
+    fn paths_quote_keys_that_are_not_identifiers() {
+        assert_eq!(key_path("", "linux"), "linux");
+        assert_eq!(key_path("linux", "sysctl"), "linux.sysctl");
+        assert_eq!(
+            key_path("linux.sysctl", "net.ipv4.ip_forward"),
+            r#"linux.sysctl["net.ipv4.ip_forward"]"#
+        );
+        assert_eq!(key_path("a", "x\"y"), r#"a["x\"y"]"#);
+        assert_eq!(index_path("mounts", 3), "mounts[3]");
+        assert!(is_within("mounts[1].options", "mounts"));
+        assert!(is_within("mounts[1].options", "mounts[1]"));
+        assert!(!is_within("mountsx", "mounts"));
+        assert!(is_within("process.landlock.rules", "process.landlock"));
+    }
 }

@@ -1,0 +1,223 @@
+//! The boundary plan and the ledger gate, driven through the built binaries.
+//!
+//! `bvisor plan` on the sample bundle, a refused `create` that leaves nothing behind (graded by
+//! the state directory and the cgroup filesystem, not by bvisor's word), and the gate binary
+//! refusing a planted bad ledger. The gate's checks themselves are unit-tested in
+//! `runtime/src/plan/gate`; here the binary's exit codes and messages are graded.
+
+use bvisor_tests::*;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn bin(name: &str) -> PathBuf {
+    bvisor_bin().with_file_name(name)
+}
+
+fn run(prog: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(prog)
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", prog.display()));
+    (
+        exit_code(out.status),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Every requirement of the sample bundle has a mechanism whose ledger row is proven and cites
+/// its tests. Needs no root: `plan` creates nothing.
+#[test]
+fn plan_of_the_sample_bundle_lists_every_requirement_proven() {
+    let bundle = repo().join("bundles/linux");
+    let (code, stdout, stderr) = run(
+        &bvisor_bin(),
+        &[
+            "plan",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    let plan: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("plan --format json: {e}\n{stdout}\n{stderr}"));
+    assert_eq!(code, 0, "refused: {}", plan["refusal"]);
+    assert_eq!(plan["admitted"], true);
+    let reqs = plan["requirements"].as_array().expect("requirements");
+    assert!(reqs.len() > 20, "{} requirements", reqs.len());
+    for r in reqs {
+        let chosen: Vec<&Value> = r["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["chosen"] == true)
+            .collect();
+        assert!(!chosen.is_empty(), "{} has no mechanism", r["field"]);
+        for c in chosen {
+            assert_eq!(c["status"], "proven", "{}", r["field"]);
+            assert!(
+                !c["proofs"].as_array().unwrap().is_empty(),
+                "{} cites no proof",
+                r["field"]
+            );
+        }
+    }
+    // The table names the same fields.
+    let (code, table, _) = run(
+        &bvisor_bin(),
+        &["plan", "--bundle", bundle.to_str().unwrap()],
+    );
+    assert_eq!(code, 0);
+    for field in [
+        "root.path",
+        "linux.namespaces[0]",
+        "process.rlimits[0]",
+        "linux.cgroupsPath",
+    ] {
+        assert!(table.contains(field), "{field} missing:\n{table}");
+    }
+    assert!(table.contains("verdict: admitted"), "{table}");
+}
+
+/// A refused container exits non-zero naming the field, the requirement and the reason, and
+/// leaves no state directory and no cgroup. Control: the same bundle without the refused field
+/// is created.
+#[test]
+fn refused_create_leaves_nothing_behind() {
+    if !require_root() {
+        return;
+    }
+    let h = Harness::new("refused_create_leaves_nothing");
+    let mut b = h.bundle();
+    b.args(&["sleep", "100"]);
+    b.linux()["personality"] = serde_json::json!({"domain": "LINUX"});
+    let id = h.id("refused");
+    let out = h.create(&b, &id, &[]);
+    assert_ne!(out.code, 0, "{out}");
+    assert!(
+        out.stderr
+            .contains("linux.personality: requirement personality: no proven mechanism"),
+        "{out}"
+    );
+    assert!(!h.state_dir(&id).exists(), "state dir left behind");
+    assert_eq!(existing_container_cgroups(&id), Vec::<PathBuf>::new());
+
+    // --strict refuses an unknown property the same way
+    let mut s = h.bundle();
+    s.linux()["frobnicate"] = serde_json::json!(1);
+    s.save();
+    let sid = h.id("strict");
+    let strict = h.run(&[
+        "--strict",
+        "create",
+        "--bundle",
+        s.dir.to_str().unwrap(),
+        &sid,
+    ]);
+    assert_ne!(strict.code, 0, "{strict}");
+    assert!(
+        strict
+            .stderr
+            .contains("linux.frobnicate: requirement config.unknown_property"),
+        "{strict}"
+    );
+    assert!(!h.state_dir(&sid).exists(), "strict create left state");
+    assert_eq!(existing_container_cgroups(&sid), Vec::<PathBuf>::new());
+
+    // Control: without the personality the container is created.
+    b.linux().as_object_mut().unwrap().remove("personality");
+    let ok_id = h.id("control");
+    h.create(&b, &ok_id, &[]).expect_ok();
+    assert!(h.state_dir(&ok_id).exists());
+    assert!(!existing_container_cgroups(&ok_id).is_empty());
+}
+
+/// The gate binary: exit 0 for a proof that passed in the report, 1 naming the row for a
+/// planted ledger citing a test that does not exist, and 1 for an applied mechanism without a
+/// row.
+#[test]
+fn gate_binary_refuses_a_planted_ledger() {
+    let gate = bin("bvisor-ledger-gate");
+    assert!(
+        gate.is_file(),
+        "{} missing: cargo build --workspace",
+        gate.display()
+    );
+    let dir = scratch_base().join(format!("ledger-gate-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let junit = write(
+        "junit.xml",
+        r#"<testsuites><testsuite name="bvisor-tests::ledger_gate">
+             <testcase name="gate_binary_refuses_a_planted_ledger"/>
+           </testsuite></testsuites>"#,
+    );
+    let mechanisms = write("mechanisms.txt", "clone3:CLONE_NEWPID\n");
+    let ledger = |proof: &str| {
+        format!(
+            "[[row]]\nkind = \"namespace.pid\"\nmechanism = \"clone3:CLONE_NEWPID\"\nstatus = \"proven\"\nproofs = [\"{proof}\"]\n"
+        )
+    };
+    let root = repo();
+    let args = |ledger: &str, mechanisms: &str| -> Vec<String> {
+        [
+            "--ledger",
+            ledger,
+            "--junit",
+            &junit,
+            "--root",
+            root.to_str().unwrap(),
+            "--launcher-mechanisms",
+            mechanisms,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let call = |a: Vec<String>| {
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        run(&gate, &a)
+    };
+
+    let good = write(
+        "good.toml",
+        &ledger("tests/ledger_gate.rs::gate_binary_refuses_a_planted_ledger"),
+    );
+    let (code, stdout, stderr) = call(args(&good, &mechanisms));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("ledger gate: ok"), "{stdout}");
+
+    let bad = write("bad.toml", &ledger("tests/ledger_gate.rs::no_such_test"));
+    let (code, _, stderr) = call(args(&bad, &mechanisms));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(
+            "proven row namespace.pid / clone3:CLONE_NEWPID: proof tests/ledger_gate.rs::no_such_test does not exist"
+        ),
+        "{stderr}"
+    );
+
+    let extra = write("more.txt", "clone3:CLONE_NEWPID\nclone3:CLONE_NEWTIME\n");
+    let (code, _, stderr) = call(args(&good, &extra));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("mechanism clone3:CLONE_NEWTIME can be applied but has no ledger row"),
+        "{stderr}"
+    );
+
+    let (code, _, stderr) = call(args(&write("broken.toml", "[[row]]\n"), &mechanisms));
+    assert_eq!(code, 2, "an unreadable ledger is a usage error: {stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
