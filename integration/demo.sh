@@ -6,7 +6,9 @@ root=$(repo_root)
 cd "$root"
 apt_install busybox-static
 cargo build --release --workspace --bins -q
+build_wasm_runner release
 bundles/linux/make-rootfs.sh
+bundles/wasm/make-rootfs.sh
 state=$(mktemp -d /tmp/bvisor-demo.XXXXXX)
 trap 'rm -rf "$state"' EXIT
 echo "== bvisor plan (what the sample container is admitted with)"
@@ -14,3 +16,6 @@ target/release/bvisor plan --bundle bundles/linux || true
 echo
 echo "== bvisor run: the sample Linux container"
 (cd bundles/linux && "$root/target/release/bvisor" --root "$state" run "demo-$$")
+echo
+echo "== bvisor run: the sample wasm container (bvisor-wasm on wasmi, same confinement)"
+(cd bundles/wasm && "$root/target/release/bvisor" --root "$state" run "demo-wasm-$$")

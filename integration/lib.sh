@@ -21,3 +21,13 @@ apt_install() {
 }
 
 repo_root() { cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd; }
+
+# build_wasm_runner PROFILE: the bvisor-wasm runner as a static executable (it is exec'd after
+# pivot_root, where the host's dynamic loader is absent). --target keeps the static flag away
+# from build scripts and proc macros. bvisor finds it at target/<triple>/<profile>/bvisor-wasm.
+build_wasm_runner() {
+  local profile=${1:-debug} flag=()
+  [ "$profile" = release ] && flag=(--release)
+  RUSTFLAGS="-C target-feature=+crt-static" cargo build -q "${flag[@]}" -p bvisor-wasm \
+    --bin bvisor-wasm --target "$(rustc -vV | sed -n 's/^host: //p')"
+}

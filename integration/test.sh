@@ -18,7 +18,9 @@ cargo clippy --workspace --all-targets -q -- -D warnings
 
 echo "== build"
 cargo build --workspace --bins -q
+build_wasm_runner debug
 bundles/linux/make-rootfs.sh
+bundles/wasm/make-rootfs.sh
 
 echo "== tests"
 status=0

@@ -135,6 +135,10 @@ pub fn no_new_privileges(p: &ProcessPlan) -> SysResult<()> {
 /// Find the program as execvp would, in the container's root and the process's PATH, so a
 /// missing program fails `create`, not `start`.
 pub fn resolve_program(p: &ProcessPlan) -> SysResult<CString> {
+    if p.exec_fd.is_some() {
+        // The program is the held fd (exec'd with AT_EMPTY_PATH): nothing to find.
+        return Ok(CString::default());
+    }
     let prog = &p.args[0];
     if prog.contains('/') {
         return check_exec(prog);
@@ -188,6 +192,24 @@ pub fn exec(program: &CString, p: &ProcessPlan) -> SysError {
     argv.push(std::ptr::null());
     let mut envp: Vec<*const libc::c_char> = env.iter().map(|a| a.as_ptr()).collect();
     envp.push(std::ptr::null());
+    if let Some(fd) = p.exec_fd {
+        // SAFETY: NULL-terminated arrays of valid C strings that outlive the call; an empty
+        // path with AT_EMPTY_PATH execs the fd itself.
+        unsafe {
+            libc::syscall(
+                libc::SYS_execveat,
+                fd,
+                c"".as_ptr(),
+                argv.as_ptr(),
+                envp.as_ptr(),
+                libc::AT_EMPTY_PATH,
+            )
+        };
+        return SysError {
+            what: format!("exec held fd {fd} ({})", p.args[0]),
+            errno: sys::errno(),
+        };
+    }
     // SAFETY: NULL-terminated arrays of valid C strings that outlive the call.
     unsafe { libc::execve(program.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
     SysError {

@@ -139,6 +139,7 @@ fn named_fds(plan: &LaunchPlan) -> Vec<RawFd> {
         v.push(r.root_fd);
     }
     v.extend(plan.chroot_fd);
+    v.extend(plan.process.exec_fd);
     v
 }
 

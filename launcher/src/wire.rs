@@ -249,6 +249,10 @@ pub struct ProcessPlan {
     pub no_new_privileges: bool,
     /// Resolve args[0] through PATH of `env` (as execvp would) inside the container.
     pub search_path: bool,
+    /// Exec this fd (execveat, AT_EMPTY_PATH) instead of a file in the rootfs: the wasm runner,
+    /// held by the launcher so it need not exist inside the container.
+    #[serde(default)]
+    pub exec_fd: Option<RawFd>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

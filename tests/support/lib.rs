@@ -1254,7 +1254,7 @@ pub fn is_launcher(pid: i32) -> bool {
     let exe = fs::read_link(format!("/proc/{pid}/exe"))
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_default();
-    argv0.as_deref() == Some("bvisor-launcher") || exe.contains("memfd:")
+    argv0.as_deref() == Some("bvisor-launcher") || exe.contains("memfd:bvisor-launcher")
 }
 
 /// Wait until `pid` has exec'd the workload (or is gone).

@@ -104,9 +104,12 @@ pub fn report(
 pub fn run(g: &Global, a: &PlanArgs) -> anyhow::Result<i32> {
     let loaded = spec::load(&a.bundle)?;
     let ledger = Ledger::embedded()?;
+    let wasm = crate::container::wasm::detect(&loaded.spec, &loaded.rootfs())
+        .map_err(|e| anyhow::anyhow!(e))?;
     let opts = AdmitOptions {
         strict: g.strict,
         no_pivot: a.no_pivot,
+        wasm: wasm.as_ref().map(crate::container::wasm::admit_options),
     };
     let r = report(&loaded, &opts, &ledger, Profile::probe());
     if a.format == "json" {

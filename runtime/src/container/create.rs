@@ -6,6 +6,7 @@
 use super::launch::{self, Fds, Inputs};
 use super::spawn::{self, Driver, FdLayout};
 use super::state::{now_rfc3339, State, StateDir, Status};
+use super::wasm;
 use super::{io, Error, Result};
 use crate::cgroups::{self, CgroupSet, Hierarchies};
 use crate::plan::{self, AdmitOptions};
@@ -37,14 +38,20 @@ pub fn create(o: &CreateOpts) -> Result<State> {
     for u in loaded.ignored() {
         crate::cli::log::warn(&format!("config.json: unknown property {u} ignored"));
     }
+    let rootfs = loaded.rootfs();
+    let wasm = wasm::detect(&loaded.spec, &rootfs).map_err(Error::Other)?;
     plan::admit(
         &loaded,
         &AdmitOptions {
             strict: o.strict,
             no_pivot: o.no_pivot,
+            wasm: wasm.as_ref().map(wasm::admit_options),
         },
     )?;
-    let rootfs = loaded.rootfs();
+    let runner = match &wasm {
+        Some(d) => Some((d.clone(), wasm::sealed_runner().map_err(Error::Other)?)),
+        None => None,
+    };
     let spec = &loaded.spec;
     let linux = spec.linux().clone().unwrap_or_default();
     let namespaces = linux.namespaces().clone().unwrap_or_default();
@@ -124,9 +131,12 @@ pub fn create(o: &CreateOpts) -> Result<State> {
             &mut st,
             &loaded.bundle,
             &rootfs,
-            root_fd,
-            join,
-            console,
+            Handover {
+                root_fd,
+                join,
+                console,
+                runner,
+            },
         )
     })();
     match result {
@@ -138,17 +148,29 @@ pub fn create(o: &CreateOpts) -> Result<State> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What the runtime opened for the launcher before anything existed.
+struct Handover {
+    root_fd: Option<OwnedFd>,
+    join: Vec<(bvisor_launcher::NsKind, OwnedFd)>,
+    console: Option<std::os::unix::net::UnixStream>,
+    /// A wasm bundle: how to run it and the sealed runner.
+    runner: Option<(wasm::Dispatch, OwnedFd)>,
+}
+
 fn build_and_launch(
     o: &CreateOpts,
     dir: &StateDir,
     st: &mut State,
     bundle: &Path,
     rootfs: &Path,
-    root_fd: Option<OwnedFd>,
-    join: Vec<(bvisor_launcher::NsKind, OwnedFd)>,
-    console: Option<std::os::unix::net::UnixStream>,
+    h: Handover,
 ) -> Result<()> {
+    let Handover {
+        root_fd,
+        join,
+        console,
+        runner,
+    } = h;
     let fifo_path = dir.fifo();
     sys::mkfifo(&fifo_path, 0o600).map_err(io("exec fifo"))?;
     // O_RDWR never blocks; the launcher reads one byte from it, `start` writes that byte.
@@ -185,7 +207,11 @@ fn build_and_launch(
     ]
     .iter()
     .any(|h| h.as_ref().is_some_and(|v| !v.is_empty()));
-    let plan = launch::build(Inputs {
+    let runner_target = match &runner {
+        Some((_, fd)) => Some(lay.add(fd.as_raw_fd())?),
+        None => None,
+    };
+    let mut plan = launch::build(Inputs {
         id: &o.id,
         spec: &st.config,
         bundle,
@@ -198,8 +224,11 @@ fn build_and_launch(
         new_keyring: !o.no_new_keyring,
         joining: false,
     })?;
+    if let (Some((d, _)), Some(fd)) = (&runner, runner_target) {
+        wasm::rewrite_process(&mut plan.process, d, fd);
+    }
     // The launcher's copies are in `lay`; ours close now.
-    drop((launcher_end, root_fd, join, console, procs));
+    drop((launcher_end, root_fd, join, console, procs, runner));
     let mut launched = spawn::launch(&plan, lay, runtime_end)?;
     drop(fifo);
     let mut driver = CreateDriver { dir, st };

@@ -715,6 +715,7 @@ pub fn process_plan(p: &Process) -> Result<wire::ProcessPlan, LaunchError> {
         capabilities,
         no_new_privileges: p.no_new_privileges().unwrap_or(false),
         search_path: true,
+        exec_fd: None,
     })
 }
 

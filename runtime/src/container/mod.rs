@@ -6,6 +6,7 @@ pub mod launch;
 pub mod ops;
 pub mod spawn;
 pub mod state;
+pub mod wasm;
 
 pub use create::{create, CreateOpts};
 pub use ops::*;

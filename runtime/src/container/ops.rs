@@ -227,6 +227,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         &AdmitOptions {
             strict: o.strict,
             no_pivot: false,
+            wasm: None,
         },
     )?;
     let terminal = o.process.terminal().unwrap_or(false);

@@ -37,6 +37,21 @@ pub struct AdmitOptions {
     pub strict: bool,
     /// `create --no-pivot`: the rootfs is entered with MS_MOVE + chroot instead of pivot_root.
     pub no_pivot: bool,
+    /// The bundle runs on the wasm runner (decided by the runtime from annotations or the
+    /// module's magic).
+    pub wasm: Option<WasmRunner>,
+}
+
+/// How a wasm bundle is run, as far as requirements go.
+#[derive(Debug, Clone, Default)]
+pub struct WasmRunner {
+    /// The field that made it a wasm bundle, and why.
+    pub field: String,
+    pub reason: String,
+    /// `linux.resources.memory.limit` also caps the guest's linear memory.
+    pub memory_cap: Option<u64>,
+    /// A fuel budget from the `bvisor.wasm/fuel` annotation.
+    pub fuel: Option<u64>,
 }
 
 /// Probe the machine, load the embedded ledger, map the config to requirements and plan.

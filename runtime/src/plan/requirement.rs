@@ -70,6 +70,9 @@ pub fn map(loaded: &LoadedSpec, opts: &AdmitOptions) -> Mapping {
         m.process(p, loaded);
     }
     m.root(spec, &ns, opts);
+    if let Some(w) = &opts.wasm {
+        m.wasm(w);
+    }
     m.hostnames(spec, &ns);
     for (i, mount) in spec.mounts().iter().flatten().enumerate() {
         m.mount(mount, &index_path("mounts", i), &ns);
@@ -373,6 +376,33 @@ impl Mapper {
                         field: "process.landlock".to_string(),
                         ..r
                     }),
+            );
+        }
+    }
+
+    /// A wasm bundle: the workload is the runner, exec'd from a sealed fd, and the memory limit
+    /// and fuel annotation become limits inside it.
+    fn wasm(&mut self, w: &super::WasmRunner) {
+        self.req(
+            "wasm.runner",
+            &w.field,
+            &w.reason,
+            &["execveat:bvisor-wasm"],
+        );
+        if let Some(cap) = w.memory_cap {
+            self.req(
+                "wasm.memory",
+                "linux.resources.memory.limit",
+                format!("guest linear memory ≤ {cap} bytes"),
+                &["wasmi:store-limits"],
+            );
+        }
+        if let Some(f) = w.fuel {
+            self.req(
+                "wasm.fuel",
+                "annotations.bvisor.wasm/fuel",
+                format!("{f} fuel"),
+                &["wasmi:fuel"],
             );
         }
     }
