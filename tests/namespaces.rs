@@ -7,7 +7,8 @@ use serde_json::json;
 use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 fn numeric_entries(text: &str) -> BTreeSet<i32> {
     text.split_whitespace()
@@ -541,4 +542,80 @@ fn joins_netns_by_path() {
         "a uts namespace file was accepted as a network namespace: {o}"
     );
     assert!(!h.state_dir(&id).exists());
+}
+
+/// Joining by path, for every namespace type a runc config may join (ipc, mount, pid, uts,
+/// cgroup, network): the container's /proc/<pid>/ns inodes are the holder's. The holder is a
+/// plain `unshare` process whose namespaces are its own throwaway ones (private propagation),
+/// so the container's mounts land there, never on the host. Control: a container with new
+/// namespaces is elsewhere in every one.
+#[test]
+fn joins_every_namespace_by_path() {
+    if !require_root() || !require_tool("unshare") || !require_kernel("cgroup_namespaces") {
+        return;
+    }
+    let h = Harness::new("joins_every_namespace_by_path");
+    let mut holder = Command::new("unshare")
+        .args([
+            "--mount",
+            "--uts",
+            "--ipc",
+            "--net",
+            "--pid",
+            "--fork",
+            "--cgroup",
+            "--propagation",
+            "private",
+            "sleep",
+            "100",
+        ])
+        .spawn()
+        .expect("start unshare");
+    let unshare_pid = holder.id() as i32;
+    h.on_drop("holder", move || {
+        let _ = holder.kill();
+        let _ = holder.wait();
+    });
+    // The namespaces hold once unshare's child (sleep, pid 1 of the new pid namespace) runs.
+    let sleeper: i32 = poll("the holder's child", POLL_TIMEOUT, || {
+        fs::read_to_string(format!("/proc/{unshare_pid}/task/{unshare_pid}/children"))
+            .ok()
+            .and_then(|t| t.split_whitespace().next().and_then(|p| p.parse().ok()))
+            .filter(|p: &i32| {
+                cmdline(*p).is_some_and(|c| c.first().map(String::as_str) == Some("sleep"))
+            })
+    });
+    let types = [
+        ("ipc", "ipc"),
+        ("mount", "mnt"),
+        ("pid", "pid"),
+        ("uts", "uts"),
+        ("cgroup", "cgroup"),
+        ("network", "net"),
+    ];
+    let mut b = h.bundle();
+    for (oci, proc_name) in types {
+        let p = PathBuf::from(format!("/proc/{sleeper}/ns/{proc_name}"));
+        b.set_namespace(oci, Some(&p));
+    }
+    b.args(&["sleep", "100"]);
+    let c = h.start(&b, "joined");
+    for (_, proc_name) in types {
+        assert_eq!(
+            ns_inode(c.pid, proc_name),
+            ns_inode(sleeper, proc_name),
+            "{proc_name}: not the namespace the config names"
+        );
+    }
+    // Control: new namespaces differ from the holder's in every type.
+    let mut ctl = h.bundle();
+    ctl.args(&["sleep", "100"]);
+    let c2 = h.start(&ctl, "new");
+    for (_, proc_name) in types {
+        assert_ne!(
+            ns_inode(c2.pid, proc_name),
+            ns_inode(sleeper, proc_name),
+            "{proc_name}: control shares the holder's namespace"
+        );
+    }
 }

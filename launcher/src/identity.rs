@@ -57,9 +57,6 @@ pub fn new_session_keyring() -> SysResult<()> {
 
 /// Step 5: bounding set, groups, uid/gid, the other capability sets, umask, cwd.
 pub fn apply(plan: &LaunchPlan) -> SysResult<()> {
-    if plan.new_keyring {
-        new_session_keyring()?;
-    }
     let p = &plan.process;
     if let Some(caps) = &p.capabilities {
         // Dropping from the bounding set needs CAP_SETPCAP: do it while still root.
@@ -130,6 +127,47 @@ pub fn no_new_privileges(p: &ProcessPlan) -> SysResult<()> {
         sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, "prctl PR_SET_NO_NEW_PRIVS")?;
     }
     Ok(())
+}
+
+const SECCOMP_SET_MODE_FILTER: libc::c_ulong = 1;
+
+/// Load the compiled filter. Every syscall after this is filtered, so it comes last (or just
+/// before the identity step when no_new_privs is off, as it then needs CAP_SYS_ADMIN).
+pub fn seccomp(s: &bvisor_launcher::SeccompPlan) -> SysResult<()> {
+    if !s.bpf.len().is_multiple_of(8) || s.bpf.is_empty() || s.bpf.len() / 8 > u16::MAX as usize {
+        return sys::fail(
+            format!("seccomp program of {} bytes", s.bpf.len()),
+            libc::EINVAL,
+        );
+    }
+    // Copy into properly aligned instructions.
+    let filter: Vec<libc::sock_filter> = s
+        .bpf
+        .chunks_exact(8)
+        .map(|c| libc::sock_filter {
+            code: u16::from_ne_bytes([c[0], c[1]]),
+            jt: c[2],
+            jf: c[3],
+            k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
+        })
+        .collect();
+    let prog = libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: prog points at `filter`, alive for the call.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            SECCOMP_SET_MODE_FILTER,
+            s.flags as libc::c_ulong,
+            &prog as *const libc::sock_fprog,
+        )
+    };
+    sys::check(r, || {
+        format!("seccomp filter ({} instructions)", filter.len())
+    })
+    .map(|_| ())
 }
 
 /// Find the program as execvp would, in the container's root and the process's PATH, so a

@@ -59,6 +59,7 @@ pub const MECHANISMS: &[&str] = &[
     "capset:ambient",
     "prctl:PR_SET_NO_NEW_PRIVS",
     "keyctl:session-keyring",
+    "libseccomp:bpf",
     "cgroup-v1:cgroup.procs",
     "cgroup-v2:cgroup.procs",
 ];

@@ -149,6 +149,17 @@ fn container_init(plan: &LaunchPlan, rep: &mut Reporter) -> Result<(), ()> {
     let control = rep.fd();
     let oom_fd = rep.step(3, "rootfs", || rootfs::setup(plan, control, &mut state))?;
     rep.step(4, "limits", || identity::limits(plan, oom_fd))?;
+    if plan.new_keyring {
+        // Before any seccomp filter: profiles commonly deny keyctl to the workload.
+        rep.step(4, "session keyring", identity::new_session_keyring)?;
+    }
+    let early_seccomp = !plan.process.no_new_privileges;
+    if let (true, Some(s)) = (early_seccomp, &plan.seccomp) {
+        // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which step 5 may drop.
+        rep.step(4, "seccomp (before dropping privileges)", || {
+            identity::seccomp(s)
+        })?;
+    }
     rep.step(5, "identity", || identity::apply(plan))?;
     rep.step(6, "privileges", || {
         identity::no_new_privileges(&plan.process)
@@ -158,7 +169,10 @@ fn container_init(plan: &LaunchPlan, rep: &mut Reporter) -> Result<(), ()> {
     report::send(control, &bvisor_launcher::Report::Ready).map_err(|_| ())?;
     rep.detach();
     rep.step(7, "start", || wait_for_start(plan, &state))?;
-    // Step 8: exec. A failure here is reported; success never returns.
+    // Step 8: seccomp, then exec. A failure here is reported; success never returns.
+    if let (false, Some(s)) = (early_seccomp, &plan.seccomp) {
+        rep.step(8, "seccomp", || identity::seccomp(s))?;
+    }
     let err = identity::exec(&program, &plan.process);
     rep.failed(8, "exec", &err);
     Err(())

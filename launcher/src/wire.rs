@@ -40,6 +40,10 @@ pub struct LaunchPlan {
     pub start_container_hooks: Vec<Hook>,
     /// Stop after step 6 and wait for the runtime's `start` (create/start split).
     pub wait_for_start: bool,
+    /// The compiled seccomp filter, loaded last (step 8), or before the identity step when the
+    /// process keeps privileges (no no_new_privs: loading then needs CAP_SYS_ADMIN).
+    #[serde(default)]
+    pub seccomp: Option<SeccompPlan>,
     /// Join a new anonymous session keyring, so the container cannot see or use the keys of
     /// the caller's session (`create --no-new-keyring` turns it off).
     pub new_keyring: bool,
@@ -255,6 +259,13 @@ pub struct ProcessPlan {
     pub exec_fd: Option<RawFd>,
 }
 
+/// A BPF program (raw `struct sock_filter` array) and seccomp(2) filter flags.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct SeccompPlan {
+    pub bpf: Vec<u8>,
+    pub flags: u32,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Hook {
     pub path: String,
@@ -389,6 +400,7 @@ mod tests {
             create_container_hooks: vec![],
             start_container_hooks: vec![],
             wait_for_start: true,
+            seccomp: None,
             new_keyring: true,
             sync_hooks: false,
         }

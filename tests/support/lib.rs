@@ -93,6 +93,8 @@ pub fn kernel_lacks(feature: &str) -> Option<String> {
             (!exists("/proc/sysvipc/msg")).then(|| "no SysV IPC (/proc/sysvipc/msg missing)".into())
         }
         "kcore" => (!exists("/proc/kcore")).then(|| "/proc/kcore missing on the host".into()),
+        "seccomp" => (!exists("/proc/sys/kernel/seccomp/actions_avail"))
+            .then(|| "no seccomp filter support (/proc/sys/kernel/seccomp missing)".into()),
         "listmount" => mntns_mount_count(std::process::id() as i32)
             .err()
             .map(|e| format!("listmount(2) on a mount namespace id: {e} (needs Linux 6.11)")),

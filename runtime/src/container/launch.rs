@@ -209,6 +209,10 @@ pub fn build(i: Inputs) -> Result<wire::LaunchPlan, LaunchError> {
         create_container_hooks: to_hooks(hooks.create_container()),
         start_container_hooks: to_hooks(hooks.start_container()),
         wait_for_start: i.wait_for_start,
+        seccomp: match linux.seccomp() {
+            Some(s) => Some(super::seccomp::compile(s)?),
+            None => None,
+        },
         new_keyring: i.new_keyring,
         sync_hooks: i.sync_hooks,
     })

@@ -4,6 +4,7 @@
 pub mod create;
 pub mod launch;
 pub mod ops;
+pub mod seccomp;
 pub mod spawn;
 pub mod state;
 pub mod wasm;

@@ -84,7 +84,7 @@ pub fn features(ledger: &Ledger, profile: &Profile, capabilities: &[&str]) -> Va
                 "systemdUser": false,
                 "rdma": ok("cgroup.rdma", &["cgroup-v1:rdma.max", "cgroup-v2:rdma.max"]),
             },
-            "seccomp": {"enabled": ok("seccomp.filter", &["seccompiler:bpf"])},
+            "seccomp": {"enabled": ok("seccomp.filter", &["libseccomp:bpf"])},
             "apparmor": {"enabled": ok("apparmor.profile", &["apparmor:exec-profile"])},
             "selinux": {"enabled": ok("selinux.label", &["selinux:exec-label"])},
             "intelRdt": {"enabled": ok("intel_rdt", &["resctrl"])},
@@ -134,7 +134,10 @@ mod tests {
         );
         assert_eq!(f["linux"]["cgroup"]["v1"], true);
         assert_eq!(f["linux"]["cgroup"]["v2"], true);
-        assert_eq!(f["linux"]["seccomp"]["enabled"], false);
+        assert_eq!(
+            f["linux"]["seccomp"]["enabled"], true,
+            "libseccomp:bpf is proven"
+        );
         assert_eq!(f["linux"]["capabilities"].as_array().unwrap().len(), 3);
         let opts = f["mountOptions"].as_array().unwrap();
         assert!(opts.contains(&json!("nosuid")) && opts.contains(&json!("rbind")));

@@ -626,7 +626,7 @@ impl Mapper {
                 "seccomp.filter",
                 "linux.seccomp",
                 format!("default {:?}, {rules} rules", s.default_action()),
-                &["seccompiler:bpf"],
+                &["libseccomp:bpf"],
             );
             if let Some(p) = s.listener_path() {
                 self.req(

@@ -158,7 +158,8 @@ fn memory_swap_without_memsw_names_the_missing_files() {
 fn unproven_knobs_and_lsms_are_refused_by_field_today() {
     let r = sample_with(|v| {
         v["linux"]["resources"] = serde_json::json!({"blockIO": {"weight": 10}});
-        v["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ERRNO"});
+        v["linux"]["seccomp"] =
+            serde_json::json!({"defaultAction": "SCMP_ACT_ERRNO", "listenerPath": "/run/l.sock"});
         v["process"]["apparmorProfile"] = serde_json::json!("docker-default");
     });
     let e = refusal_of(plan(&r, &embedded(), &synthetic::hybrid()));
@@ -168,7 +169,7 @@ fn unproven_knobs_and_lsms_are_refused_by_field_today() {
         vec![
             "process.apparmorProfile",
             "linux.resources.blockIO.weight",
-            "linux.seccomp"
+            "linux.seccomp.listenerPath"
         ]
     );
     let s = e.to_string();
