@@ -535,3 +535,106 @@ fn spec_writes_config() {
     let o = h.run(&["spec", "--bundle", &dir.to_string_lossy()]);
     assert_ne!(o.code, 0, "spec overwrote an existing config.json");
 }
+
+/// Every hook kind runs at its point, in order, with the state on stdin: each appends its name,
+/// the status and pid it was handed, and (for the in-container ones) its own view, to a log in a
+/// host directory the container also sees at /hooks. A createRuntime hook that overruns its
+/// timeout fails the create, which leaves nothing behind.
+#[test]
+fn hooks_run_at_their_points() {
+    if !require_root() {
+        return;
+    }
+    let h = Harness::new("hooks_run_at_their_points");
+    let dir = h.mkdir("hooks");
+    let log = dir.join("log");
+    // sed pulls "status" and "pid" out of the state JSON on stdin.
+    let hook = |name: &str, log: &str| {
+        json!({
+            "path": "/bin/sh",
+            "args": ["sh", "-c", format!(
+                "s=$(cat); st=$(echo \"$s\" | sed -n 's/.*\"status\": *\"\\([a-z]*\\)\".*/\\1/p'); \
+                 pid=$(echo \"$s\" | sed -n 's/.*\"pid\": *\\([0-9]*\\).*/\\1/p'); \
+                 echo \"{name} $st $pid $(hostname)\" >> {log}")],
+        })
+    };
+    let host_log = log.to_string_lossy().into_owned();
+    let mut b = h.bundle();
+    b.bind(&dir, "/hooks", &["rw"]);
+    b.config["hostname"] = json!("inside");
+    b.args(&["sh", "-c", "echo workload >> /hooks/log"]);
+    b.config["hooks"] = json!({
+        "prestart": [hook("prestart", &host_log)],
+        "createRuntime": [hook("createRuntime", &host_log)],
+        "createContainer": [hook("createContainer", &host_log)],
+        // Resolved and run inside the container, after pivot_root: the host path is not there.
+        "startContainer": [hook("startContainer", "/hooks/log")],
+        "poststart": [hook("poststart", &host_log)],
+        "poststop": [hook("poststop", &host_log)],
+    });
+    let out = h.run_container(&b, "order");
+    assert!(out.ok(), "{out:?}");
+    let text = fs::read_to_string(&log).expect("hook log");
+    let names: Vec<&str> = text
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap_or(""))
+        .collect();
+    // poststart runs after start released the workload: the two may interleave.
+    let mut before_poststop: Vec<&str> = names[..names.len() - 1].to_vec();
+    before_poststop.retain(|n| *n != "poststart" && *n != "workload");
+    assert_eq!(
+        before_poststop,
+        vec![
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "startContainer"
+        ],
+        "{text}"
+    );
+    assert!(
+        names.contains(&"poststart") && names.contains(&"workload"),
+        "{text}"
+    );
+    assert_eq!(names.last(), Some(&"poststop"), "{text}");
+    let line = |n: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{n} ")))
+            .unwrap()
+            .to_string()
+    };
+    // The runtime's hooks see the host's hostname, the container's see the container's.
+    let host = host_hostname();
+    assert!(line("prestart").ends_with(&host), "{text}");
+    assert!(line("createContainer").ends_with(" inside"), "{text}");
+    assert!(line("startContainer").ends_with(" inside"), "{text}");
+    assert!(line("createRuntime").contains(" creating "), "{text}");
+    assert!(line("poststop").contains(" stopped "), "{text}");
+    let pid: i32 = line("createRuntime")
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(pid > 0, "{text}");
+
+    // A createRuntime hook past its timeout fails the create, and nothing is left.
+    let mut slow = h.bundle();
+    slow.config["hooks"] =
+        json!({"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}]});
+    let id = h.id("timeout");
+    let o = h.create(&slow, &id, &[]);
+    assert_ne!(o.code, 0, "a hook past its timeout did not fail create");
+    assert!(o.stderr.contains("timed out"), "{o:?}");
+    assert!(!h.state_dir(&id).exists(), "state dir left behind");
+    assert!(
+        existing_container_cgroups(&id).is_empty(),
+        "cgroups left behind"
+    );
+    // Control: the same hook with room to finish.
+    let mut quick = h.bundle();
+    quick.config["hooks"] =
+        json!({"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "0"], "timeout": 5}]});
+    let id = h.id("quick");
+    assert_eq!(h.create(&quick, &id, &[]).code, 0);
+}

