@@ -60,6 +60,7 @@ pub const MECHANISMS: &[&str] = &[
     "prctl:PR_SET_NO_NEW_PRIVS",
     "keyctl:session-keyring",
     "libseccomp:bpf",
+    "landlock:fs:abi3",
     "cgroup-v1:cgroup.procs",
     "cgroup-v2:cgroup.procs",
 ];

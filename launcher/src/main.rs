@@ -7,7 +7,7 @@
 //! 3 rootfs       hostname, mounts, /dev, hooks point, pivot_root, masked/readonly paths, sysctl, console
 //! 4 limits       rlimits, oom_score_adj
 //! 5 identity     bounding set, groups, uid/gid, capabilities, umask, cwd
-//! 6 privileges   no_new_privileges
+//! 6 privileges   no_new_privileges, landlock restrict_self
 //! 7 start        report ready, wait on the exec fifo, startContainer hooks
 //! 8 exec         execve
 //! ```
@@ -18,6 +18,7 @@
 
 mod hooks;
 mod identity;
+mod landlock;
 mod namespaces;
 mod report;
 mod rootfs;
@@ -160,10 +161,19 @@ fn container_init(plan: &LaunchPlan, rep: &mut Reporter) -> Result<(), ()> {
             identity::seccomp(s)
         })?;
     }
+    if let (true, Some(l)) = (early_seccomp, &plan.landlock) {
+        // Without no_new_privs, restrict_self needs CAP_SYS_ADMIN, which step 5 may drop.
+        rep.step(4, "landlock (before dropping privileges)", || {
+            landlock::apply(l)
+        })?;
+    }
     rep.step(5, "identity", || identity::apply(plan))?;
     rep.step(6, "privileges", || {
         identity::no_new_privileges(&plan.process)
     })?;
+    if let (false, Some(l)) = (early_seccomp, &plan.landlock) {
+        rep.step(6, "landlock", || landlock::apply(l))?;
+    }
     // Step 7: a missing program fails `create`, not `start`; then ready, then wait.
     let program = rep.step(7, "ready", || identity::resolve_program(&plan.process))?;
     report::send(control, &bvisor_launcher::Report::Ready).map_err(|_| ())?;

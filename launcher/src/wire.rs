@@ -50,7 +50,36 @@ pub struct LaunchPlan {
     /// Pause before pivot_root for the runtime's prestart/createRuntime hooks and receive the
     /// state JSON the in-container hooks need.
     pub sync_hooks: bool,
+    /// A landlock domain the launcher restricts itself to (step 6, or before the identity step
+    /// when no_new_privs is off: `restrict_self` then needs CAP_SYS_ADMIN). Applied with
+    /// `HardRequirement`: anything short of full enforcement fails the step.
+    #[serde(default)]
+    pub landlock: Option<LandlockPlan>,
 }
+
+/// A landlock ruleset: the filesystem rights it handles (a set of landlock `AccessFs` bits at
+/// the given ABI) and the path-beneath rules that allow some of them again.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct LandlockPlan {
+    /// The landlock ABI the ruleset is built for (the mechanism's floor).
+    pub abi: u32,
+    /// Handled filesystem rights, as landlock's `LANDLOCK_ACCESS_FS_*` bits.
+    pub handled_fs: u64,
+    /// Rules: absolute paths inside the container, opened after pivot_root.
+    pub path_rules: Vec<LandlockPathRule>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct LandlockPathRule {
+    pub path: String,
+    /// `LANDLOCK_ACCESS_FS_*` bits allowed beneath `path` (a subset of `handled_fs`).
+    pub access: u64,
+}
+
+/// The write-side filesystem rights of landlock ABI 3 (the `root.readonly` second layer):
+/// write_file, remove_dir, remove_file, make_char, make_dir, make_reg, make_sock, make_fifo,
+/// make_block, make_sym, refer (ABI 2), truncate (ABI 3).
+pub const LANDLOCK_WRITE_ABI3: u64 = 0x7ff2;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct PlanFds {
@@ -403,6 +432,7 @@ mod tests {
             seccomp: None,
             new_keyring: true,
             sync_hooks: false,
+            landlock: None,
         }
     }
 

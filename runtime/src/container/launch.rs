@@ -180,6 +180,7 @@ pub fn build(i: Inputs) -> Result<wire::LaunchPlan, LaunchError> {
         i.fds.root
     };
     let hooks = spec.hooks().clone().unwrap_or_default();
+    let landlock = readonly_root_landlock(spec, has_ns(wire::NsKind::Mount) || i.joining);
     Ok(wire::LaunchPlan {
         version: wire::PLAN_VERSION,
         container_id: i.id.to_string(),
@@ -215,6 +216,64 @@ pub fn build(i: Inputs) -> Result<wire::LaunchPlan, LaunchError> {
         },
         new_keyring: i.new_keyring,
         sync_hooks: i.sync_hooks,
+        landlock,
+    })
+}
+
+/// The kernel's landlock ABI (0: none), as the planner's profile probes it.
+fn landlock_abi() -> i64 {
+    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_long = 1;
+    // SAFETY: a version query passes no attribute pointer and opens no fd.
+    let v = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<libc::c_void>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    v.max(0)
+}
+
+/// The second layer under `root.readonly`: a landlock domain (ABI 3) handling every write-side
+/// filesystem right and allowing them only beneath the mounts the plan leaves writable (every
+/// mount destination without `ro`, and `/dev`, whose device nodes are written through). Read
+/// and execute rights are not handled, so reads are unaffected. The same domain is built for
+/// `exec` (joining), from the same config.
+fn readonly_root_landlock(
+    spec: &oci_spec::runtime::Spec,
+    mount_ns: bool,
+) -> Option<wire::LandlockPlan> {
+    let readonly = spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false);
+    // The planner applies this layer (Scope::Each) only where the kernel has landlock ABI 3.
+    if !readonly || !mount_ns || landlock_abi() < 3 {
+        return None;
+    }
+    let mut paths = vec!["/dev".to_string()];
+    for m in spec.mounts().clone().unwrap_or_default() {
+        let ro = m
+            .options()
+            .as_ref()
+            .is_some_and(|o| o.iter().any(|x| x == "ro"));
+        let dest = m.destination().to_string_lossy().into_owned();
+        if !ro && !paths.contains(&dest) {
+            paths.push(dest);
+        }
+    }
+    Some(wire::LandlockPlan {
+        abi: 3,
+        handled_fs: wire::LANDLOCK_WRITE_ABI3,
+        path_rules: paths
+            .into_iter()
+            .map(|path| wire::LandlockPathRule {
+                path,
+                access: wire::LANDLOCK_WRITE_ABI3,
+            })
+            .collect(),
     })
 }
 

@@ -423,12 +423,21 @@ impl Mapper {
             self.req("rootfs.pivot_root", "root.path", path, &["pivot_root"]);
         }
         match root.readonly() {
-            Some(true) => self.in_mount_ns(
-                ns,
+            // The read-only remount, and under it a landlock domain refusing the write-side
+            // rights outside the writable mounts (so a write is refused even if the mount flag
+            // were lost): each applies where its floor holds, each must be proven.
+            Some(true) if ns.has(NsKind::Mount) => self.push(
                 "mount.root_readonly",
                 "root.readonly",
                 "true",
-                &["mount:root-readonly"],
+                &["mount:root-readonly", "landlock:fs:abi3"],
+                Scope::Each,
+            ),
+            Some(true) => self.refuse(
+                "mount.root_readonly",
+                "root.readonly",
+                "true",
+                NEEDS_MOUNT_NS,
             ),
             Some(false) => self.data("root.readonly", "false: nothing to enforce"),
             None => {}
