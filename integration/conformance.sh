@@ -246,7 +246,8 @@ cleanup_containers() {
 }
 
 # Every cgroup directory visible in the lane (the v1 hierarchies; cgroup2 is hidden there).
-cgroup_dirs() { find /sys/fs/cgroup -mindepth 1 -type d 2>/dev/null | sort; }
+# A directory removed while find walks (another container going away) is not an error here.
+cgroup_dirs() { { find /sys/fs/cgroup -mindepth 1 -type d 2>/dev/null || true; } | sort; }
 
 # The relative-cgroupsPath programs use "testdir/cgrouptest/container"; runc and crun delete
 # the container's own cgroup but leave its parents, in every v1 hierarchy (and nested under

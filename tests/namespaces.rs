@@ -569,6 +569,9 @@ fn joins_every_namespace_by_path() {
             "sleep",
             "100",
         ])
+        // Not the test's own output: a holder outliving the test would hold it open.
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .expect("start unshare");
     let unshare_pid = holder.id() as i32;
