@@ -342,7 +342,13 @@ fn rmdir_retry(p: &Path) -> io::Result<()> {
 fn inherit_cpuset(dir: &Path) -> io::Result<()> {
     let parent = dir.parent().expect("cgroup has a parent");
     for f in ["cpuset.cpus", "cpuset.mems"] {
-        let v = std::fs::read_to_string(parent.join(f))?;
+        let mut v = std::fs::read_to_string(parent.join(f))?;
+        if v.trim().is_empty() {
+            // A shared parent (`…/bvisor`) another create has just made and not filled yet:
+            // fill it from its own parent first, or this cgroup would refuse every task.
+            inherit_cpuset(parent)?;
+            v = std::fs::read_to_string(parent.join(f))?;
+        }
         std::fs::write(dir.join(f), v.trim())?;
     }
     Ok(())

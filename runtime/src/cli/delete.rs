@@ -12,6 +12,14 @@ pub struct DeleteArgs {
 }
 
 pub fn run(g: &Global, a: &DeleteArgs) -> anyhow::Result<i32> {
-    crate::container::delete(&g.root, &a.id, a.force)?;
-    Ok(0)
+    match crate::container::delete(&g.root, &a.id, a.force) {
+        // As runc: --force on a container that does not exist succeeds (containerd's shim
+        // relies on it after an aborted create).
+        Err(crate::container::Error::State(crate::container::StateError::NotExist(_)))
+            if a.force =>
+        {
+            Ok(0)
+        }
+        r => r.map(|_| 0).map_err(Into::into),
+    }
 }

@@ -99,7 +99,16 @@ pub fn kill(root: &Path, id: &str, sig: i32, all: bool) -> Result<()> {
 /// hooks, remove cgroups and state.
 pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     let (dir, _lock, st) = open(root, id)?;
-    let status = st.status(&dir);
+    let mut status = st.status(&dir);
+    if !force && matches!(status, Status::Running | Status::Paused) {
+        // `kill` then `delete` is the usual sequence: give an init that was just signalled a
+        // moment to finish dying before calling it still running.
+        let deadline = Instant::now() + Duration::from_millis(300);
+        while status == Status::Running && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+            status = st.status(&dir);
+        }
+    }
     match status {
         Status::Stopped | Status::Created | Status::Creating => {}
         s if force => {
