@@ -155,7 +155,7 @@ pub fn build(i: Inputs) -> Result<wire::LaunchPlan, LaunchError> {
         }
     }
     for key in linux.sysctl().clone().unwrap_or_default().keys() {
-        match sysctl_namespace(key) {
+        match crate::plan::requirement::sysctl_owner(key) {
             Some(ns) if has_ns(ns) => {}
             Some(ns) => {
                 return err(
@@ -389,29 +389,6 @@ fn rootfs_plan(
             .collect(),
         console: terminal,
     })
-}
-
-/// Which namespace isolates a sysctl (the kernel's namespaced sysctls, as runc validates them).
-pub fn sysctl_namespace(key: &str) -> Option<wire::NsKind> {
-    const IPC: &[&str] = &[
-        "kernel.msgmax",
-        "kernel.msgmnb",
-        "kernel.msgmni",
-        "kernel.sem",
-        "kernel.shmall",
-        "kernel.shmmax",
-        "kernel.shmmni",
-        "kernel.shm_rmid_forced",
-    ];
-    if IPC.contains(&key) || key.starts_with("fs.mqueue.") {
-        Some(wire::NsKind::Ipc)
-    } else if key.starts_with("net.") {
-        Some(wire::NsKind::Network)
-    } else if key == "kernel.hostname" || key == "kernel.domainname" {
-        Some(wire::NsKind::Uts)
-    } else {
-        None
-    }
 }
 
 fn has_cgroupns(linux: &oci_spec::runtime::Linux) -> bool {

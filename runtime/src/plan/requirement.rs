@@ -833,8 +833,9 @@ fn join<T: ToString>(it: impl Iterator<Item = T>) -> String {
     it.map(|x| x.to_string()).collect::<Vec<_>>().join(",")
 }
 
-/// The namespace that owns a sysctl, as runc decides it; `None`: not namespaced at all.
-fn sysctl_owner(key: &str) -> Option<NsKind> {
+/// The namespace that owns a sysctl, as runc decides it; `None`: not namespaced at all. The
+/// launch plan builder asks the same question: this is the one table.
+pub fn sysctl_owner(key: &str) -> Option<NsKind> {
     let key = key.replace('/', ".");
     const IPC: &[&str] = &[
         "kernel.msgmax",
