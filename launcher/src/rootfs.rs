@@ -287,10 +287,6 @@ pub fn create_in_root(root: RawFd, path: &str, dir: bool) -> SysResult<RawFd> {
 
 /// An O_PATH directory fd cannot be used for mkdirat/openat(O_CREAT): reopen it for reading.
 fn reopen_dir(opath: RawFd) -> SysResult<RawFd> {
-    let empty = c"";
-    // SAFETY: openat with AT_EMPTY_PATH semantics is not available for open; go through
-    // openat2 on the fd itself with path ".".
-    let _ = empty;
     sys::open_in_root(opath, ".", libc::O_RDONLY | libc::O_DIRECTORY, 0)
 }
 

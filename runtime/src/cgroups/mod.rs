@@ -175,22 +175,29 @@ impl CgroupSet {
             .collect()
     }
 
-    /// The directory that holds `controller`: a v1 hierarchy with it, else the v2 one.
+    /// The directory that holds `controller`: a v1 hierarchy with it, else the v2 one if it
+    /// lists the controller.
     pub fn dir_for(&self, controller: &str) -> Option<&CgroupDir> {
+        self.v1_with(controller).or_else(|| {
+            self.v2()
+                .filter(|d| d.controllers.iter().any(|c| c == controller))
+        })
+    }
+
+    fn v1_with(&self, controller: &str) -> Option<&CgroupDir> {
         self.dirs
             .iter()
             .find(|d| d.version == Version::V1 && d.controllers.iter().any(|c| c == controller))
-            .or_else(|| {
-                self.dirs.iter().find(|d| {
-                    d.version == Version::V2 && d.controllers.iter().any(|c| c == controller)
-                })
-            })
+    }
+
+    fn v2(&self) -> Option<&CgroupDir> {
+        self.dirs.iter().find(|d| d.version == Version::V2)
     }
 
     /// cgroup v2 controllers must be enabled in every parent's cgroup.subtree_control, from
     /// the caller's cgroup down to the container's.
     pub fn enable_v2_controller(&self, controller: &str) -> io::Result<()> {
-        let Some(d) = self.dirs.iter().find(|d| d.version == Version::V2) else {
+        let Some(d) = self.v2() else {
             return Ok(());
         };
         let Ok(rel) = d.path.strip_prefix(&d.base) else {
@@ -213,11 +220,10 @@ impl CgroupSet {
         Ok(())
     }
 
+    /// Like [`Self::dir_for`], but any v2 directory serves: cgroup.procs and cgroup.freeze
+    /// exist there whatever controllers are enabled.
     fn find(&self, controller: &str) -> Option<&CgroupDir> {
-        self.dirs
-            .iter()
-            .find(|d| d.version == Version::V1 && d.controllers.iter().any(|c| c == controller))
-            .or_else(|| self.dirs.iter().find(|d| d.version == Version::V2))
+        self.v1_with(controller).or_else(|| self.v2())
     }
 
     /// Every pid in the container's cgroup.
@@ -285,7 +291,7 @@ impl CgroupSet {
     /// it; a frozen cgroup is thawed so the signal is delivered.
     pub fn signal_all(&self, sig: i32) -> io::Result<()> {
         if sig == libc::SIGKILL {
-            if let Some(d) = self.dirs.iter().find(|d| d.version == Version::V2) {
+            if let Some(d) = self.v2() {
                 let f = d.path.join("cgroup.kill");
                 if f.exists() {
                     // Atomic for the whole subtree; the per-pid loop below covers v1 and races.

@@ -287,17 +287,7 @@ pub fn plan_writes(r: &LinuxResources, version_of: impl Fn(&str) -> Version) -> 
 
 /// Apply every write; the first failure names the file, the value and the field.
 pub fn apply(set: &CgroupSet, r: &LinuxResources) -> io::Result<Vec<KnobWrite>> {
-    let version_of = |c: &str| {
-        if set
-            .dirs
-            .iter()
-            .any(|d| d.version == Version::V1 && d.controllers.iter().any(|x| x == c))
-        {
-            Version::V1
-        } else {
-            Version::V2
-        }
-    };
+    let version_of = |c: &str| set.dir_for(c).map_or(Version::V2, |d| d.version);
     let writes = plan_writes(r, version_of);
     for k in &writes {
         let dir = set.dir_for(k.controller).ok_or_else(|| {

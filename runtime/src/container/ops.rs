@@ -111,9 +111,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     }
     match status {
         Status::Stopped | Status::Created | Status::Creating => {}
-        s if force => {
-            let _ = s;
-        }
+        _ if force => {}
         s => {
             return Err(Error::Other(format!(
                 "cannot delete container {id} that is not stopped: {}",
