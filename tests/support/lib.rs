@@ -311,7 +311,12 @@ pub fn run_host(prog: &str, args: &[&str], scratch: &Path) -> Out {
         .stderr(fs::File::create(&se).expect("stderr file"))
         .spawn()
         .unwrap_or_else(|e| panic!("spawn {cmdline}: {e}"));
-    let status = wait_child(&mut child, COMMAND_TIMEOUT, &cmdline);
+    finish(&mut child, so, se, cmdline)
+}
+
+/// Wait for a command whose output went to files `so` and `se`, and collect it.
+fn finish(child: &mut std::process::Child, so: PathBuf, se: PathBuf, cmdline: String) -> Out {
+    let status = wait_child(child, COMMAND_TIMEOUT, &cmdline);
     Out {
         code: exit_code(status),
         stdout: fs::read_to_string(&so).unwrap_or_default(),
@@ -1127,14 +1132,7 @@ impl Harness {
         let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {cmdline}: {e}"));
-        let status = wait_child(&mut child, COMMAND_TIMEOUT, &cmdline);
-        Out {
-            code: exit_code(status),
-            stdout: fs::read_to_string(&so).unwrap_or_default(),
-            stderr: fs::read_to_string(&se).unwrap_or_default(),
-            stdout_path: so,
-            cmdline,
-        }
+        finish(&mut child, so, se, cmdline)
     }
 
     /// Start `bvisor ARGS…` without waiting (e.g. a foreground `run` the test signals).
