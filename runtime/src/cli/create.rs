@@ -40,6 +40,7 @@ impl CreateArgs {
             no_new_keyring: self.no_new_keyring,
             preserve_fds: self.preserve_fds,
             strict: g.strict,
+            stdio: None,
         }
     }
 }

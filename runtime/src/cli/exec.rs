@@ -117,6 +117,7 @@ pub fn run(g: &Global, a: &ExecArgs) -> anyhow::Result<i32> {
             .or_else(|| a.console_socket.clone()),
         preserve_fds: a.preserve_fds,
         strict: g.strict,
+        stdio: None,
     })?;
     let relay = match &console {
         Some(l) => Some((

@@ -26,6 +26,8 @@ pub struct CreateOpts {
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
     pub strict: bool,
+    /// stdin, stdout, stderr of the container's process; `None` inherits ours.
+    pub stdio: Option<[std::os::fd::RawFd; 3]>,
 }
 
 /// Create the container. Returns its state (status `created`).
@@ -179,6 +181,9 @@ fn build_and_launch(
     let procs = st.cgroups.open_procs().map_err(io("cgroup.procs"))?;
 
     let mut lay = FdLayout::new(o.preserve_fds)?;
+    if let Some(s) = o.stdio {
+        lay.stdio(s)?;
+    }
     let mut fds = Fds {
         control: lay.add(launcher_end.as_raw_fd())?,
         exec_fifo: Some(lay.add(fifo.as_raw_fd())?),

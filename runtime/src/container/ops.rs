@@ -206,6 +206,8 @@ pub struct ExecOpts {
     pub console_socket: Option<PathBuf>,
     pub preserve_fds: u32,
     pub strict: bool,
+    /// stdin, stdout, stderr of the new process; `None` inherits ours.
+    pub stdio: Option<[std::os::fd::RawFd; 3]>,
 }
 
 /// Start a process in the container's namespaces and cgroups. Returns its pid; the caller
@@ -270,6 +272,9 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     let procs = st.cgroups.open_procs().map_err(io("cgroup.procs"))?;
     let (runtime_end, launcher_end) = sys::socketpair_seqpacket().map_err(io("socketpair"))?;
     let mut lay = FdLayout::new(o.preserve_fds)?;
+    if let Some(s) = o.stdio {
+        lay.stdio(s)?;
+    }
     let mut fds = Fds {
         control: lay.add(launcher_end.as_raw_fd())?,
         preserve_fds: o.preserve_fds,

@@ -32,6 +32,16 @@ impl FdLayout {
         })
     }
 
+    /// The launcher's (and so the workload's) stdin, stdout and stderr, instead of ours. The
+    /// containerd shim hands its FIFOs or pipes here; the CLI leaves its own stdio inherited.
+    pub fn stdio(&mut self, fds: [RawFd; 3]) -> Result<()> {
+        for (target, fd) in fds.into_iter().enumerate() {
+            let staged = sys::dup_above(fd, STAGING_MIN).map_err(io("dup stdio for launcher"))?;
+            self.moves.push((staged, target as RawFd));
+        }
+        Ok(())
+    }
+
     /// Hand `fd` to the launcher; returns its number there.
     pub fn add(&mut self, fd: RawFd) -> Result<RawFd> {
         let staged = sys::dup_above(fd, STAGING_MIN).map_err(io("dup fd for launcher"))?;
