@@ -49,10 +49,10 @@ fn seal(fd: RawFd) -> io::Result<()> {
 
 /// A sealed, executable copy of the file at `path`, copied inside the kernel. The container can
 /// never write to it: there is no writable path or fd to it anywhere.
-pub fn sealed_copy_of(path: &Path) -> io::Result<OwnedFd> {
+pub fn sealed_copy_of(path: &Path, name: &str) -> io::Result<OwnedFd> {
     let src = File::open(path)?;
     let len = src.metadata()?.len();
-    let fd = memfd("bvisor-launcher")?;
+    let fd = memfd(name)?;
     let mut left = len as usize;
     while left > 0 {
         // sendfile works from any file into a memfd (copy_file_range refuses across

@@ -63,8 +63,8 @@ pub fn launch(plan: &LaunchPlan, mut layout: FdLayout, runtime_end: OwnedFd) -> 
     let plan_fd = sys::sealed_memfd("bvisor-plan", &bytes).map_err(io("seal plan"))?;
     let plan_target = layout.add(plan_fd.as_raw_fd())?;
     let exe_path = super::launcher_path();
-    let exe =
-        sys::sealed_copy_of(&exe_path).map_err(io(format!("launcher {}", exe_path.display())))?;
+    let exe = sys::sealed_copy_of(&exe_path, "bvisor-launcher")
+        .map_err(io(format!("launcher {}", exe_path.display())))?;
     let exe = sys::dup_above(exe.as_raw_fd(), STAGING_MIN).map_err(io("dup launcher"))?;
     let moves: Vec<(RawFd, RawFd)> = layout
         .moves

@@ -129,18 +129,28 @@ pub fn admit_options(d: &Dispatch) -> crate::plan::WasmRunner {
     }
 }
 
-/// A sealed copy of the runner, checked to be a static executable.
+/// A sealed copy of the runner, checked to be a static executable. The copy is made inside
+/// the kernel (no 3 MB round trip through this process) and the check reads the sealed copy's
+/// headers, so what was checked is what runs.
 pub fn sealed_runner() -> Result<std::os::fd::OwnedFd, String> {
+    use std::os::unix::fs::FileExt;
     let path = runner_path();
-    let bytes = std::fs::read(&path).map_err(|e| format!("wasm runner {}: {e}", path.display()))?;
-    if !is_static_elf(&bytes) {
+    let fd = crate::sys::sealed_copy_of(&path, "bvisor-wasm")
+        .map_err(|e| format!("wasm runner {}: {e}", path.display()))?;
+    let file = std::fs::File::from(fd);
+    // ELF and program headers sit at the start of the file in every linker's output.
+    let mut head = vec![0u8; 4096];
+    let n = file
+        .read_at(&mut head, 0)
+        .map_err(|e| format!("wasm runner {}: {e}", path.display()))?;
+    head.truncate(n);
+    if !is_static_elf(&head) {
         return Err(format!(
             "wasm runner {} is not a static executable: it runs after pivot_root, where the host's dynamic loader is absent (build it with -C target-feature=+crt-static)",
             path.display()
         ));
     }
-    crate::sys::sealed_memfd("bvisor-wasm", &bytes)
-        .map_err(|e| format!("seal wasm runner {}: {e}", path.display()))
+    Ok(file.into())
 }
 
 /// Make the launcher exec the runner (held at `fd` in the launcher) in place of the workload.
@@ -233,9 +243,13 @@ pub fn is_static_elf(bytes: &[u8]) -> bool {
     };
     let (phoff, phentsize, phnum) = (u64at(32), u16at(54), u16at(56));
     (0..phnum).all(|i| {
-        let o = phoff + i * phentsize;
-        o + 4 <= bytes.len()
-            && u32::from_le_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]) != 3
+        // A header past what we read (or an offset that overflows) counts as not static.
+        match phoff.checked_add(i * phentsize) {
+            Some(o) if o.checked_add(4).is_some_and(|end| end <= bytes.len()) => {
+                u32::from_le_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]) != 3
+            }
+            _ => false,
+        }
     })
 }
 
