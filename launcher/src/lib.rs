@@ -61,6 +61,6 @@ pub const MECHANISMS: &[&str] = &[
     "keyctl:session-keyring",
     "libseccomp:bpf",
     "landlock:fs:abi3",
-    "cgroup-v1:cgroup.procs",
-    "cgroup-v2:cgroup.procs",
+    "cgroup-v1:tasks",
+    "cgroup-v2:clone-into-cgroup",
 ];

@@ -135,7 +135,8 @@ fn named_fds(plan: &LaunchPlan) -> Vec<RawFd> {
     v.extend(plan.fds.exec_fifo);
     v.extend(plan.fds.console_socket);
     v.extend(plan.namespaces.iter().filter_map(|n| n.join_fd));
-    v.extend(plan.cgroup_procs_fds.iter().copied());
+    v.extend(plan.cgroup_tasks_fds.iter().copied());
+    v.extend(plan.cgroup_v2_fd);
     if let Some(r) = &plan.rootfs {
         v.push(r.root_fd);
     }

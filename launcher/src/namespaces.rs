@@ -12,7 +12,11 @@ pub enum Side {
 pub fn enter(plan: &LaunchPlan, rep: &mut Reporter) -> Result<Side, ()> {
     let (flags, sync) = rep.step(2, "namespaces", || prepare(plan))?;
     let (rd, wr) = sync;
-    let pid = match sys::clone3(flags) {
+    // A new cgroup namespace is made by the child, not by clone3: clone3 would root it at the
+    // launcher's cgroup, and with CLONE_INTO_CGROUP the launcher is not in the container's v2
+    // cgroup. Unshared by the child, it is rooted where the child already is.
+    let new_cgroupns = flags & libc::CLONE_NEWCGROUP as u64 != 0;
+    let pid = match sys::clone3(flags & !(libc::CLONE_NEWCGROUP as u64), plan.cgroup_v2_fd) {
         Ok(p) => p,
         Err(e) => {
             rep.failed(2, "clone3", &e);
@@ -31,6 +35,13 @@ pub fn enter(plan: &LaunchPlan, rep: &mut Reporter) -> Result<Side, ()> {
             // Our host uid is not mapped in the new user namespace: become its root, so files
             // we create (on /dev's tmpfs, say) have an owner the namespace can represent.
             rep.step(2, "user namespace root", become_root)?;
+        }
+        if new_cgroupns {
+            rep.step(2, "cgroup namespace", || {
+                // SAFETY: plain syscall.
+                let r = unsafe { libc::unshare(libc::CLONE_NEWCGROUP) };
+                sys::check(r as i64, || "unshare CLONE_NEWCGROUP".into())
+            })?;
         }
         return Ok(Side::Child);
     }
@@ -65,9 +76,9 @@ pub fn enter(plan: &LaunchPlan, rep: &mut Reporter) -> Result<Side, ()> {
 /// Enter the cgroups and joined namespaces; return the clone3 flags and the parent→child pipe.
 fn prepare(plan: &LaunchPlan) -> SysResult<(u64, (i32, i32))> {
     // Enter the cgroups first so the container never runs outside them (and a new cgroup
-    // namespace is rooted at the container's own cgroup).
-    for &fd in &plan.cgroup_procs_fds {
-        sys::write_all(fd, b"0", "write cgroup.procs")?;
+    // namespace is rooted at the container's own cgroup). v2: clone3 does it.
+    for &fd in &plan.cgroup_tasks_fds {
+        sys::write_all(fd, b"0", "write cgroup tasks")?;
         sys::close(fd);
     }
     // Join the user namespace first: the other joined namespaces are owned by it.

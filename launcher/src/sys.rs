@@ -339,9 +339,11 @@ struct CloneArgs {
 }
 
 /// clone3 without a new stack: returns 0 in the child, the child's pid in the parent (fork-like).
-pub fn clone3(flags: u64) -> SysResult<i32> {
+/// With `cgroup`, the child starts in that cgroup v2 directory (CLONE_INTO_CGROUP).
+pub fn clone3(flags: u64, cgroup: Option<RawFd>) -> SysResult<i32> {
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
     let mut args = CloneArgs {
-        flags,
+        flags: flags | cgroup.map_or(0, |_| CLONE_INTO_CGROUP),
         pidfd: 0,
         child_tid: 0,
         parent_tid: 0,
@@ -351,7 +353,7 @@ pub fn clone3(flags: u64) -> SysResult<i32> {
         tls: 0,
         set_tid: 0,
         set_tid_size: 0,
-        cgroup: 0,
+        cgroup: cgroup.map_or(0, |fd| fd as u64),
     };
     // SAFETY: the launcher is single-threaded (checked in step 1), so a fork-like clone3 with no
     // new stack is as safe as fork(2).

@@ -22,9 +22,16 @@ pub struct LaunchPlan {
     pub namespaces: Vec<NamespacePlan>,
     pub uid_mappings: Vec<IdMapping>,
     pub gid_mappings: Vec<IdMapping>,
-    /// Write "0" to each of these cgroup.procs fds before clone3, so the container starts inside
-    /// its cgroups and never runs a single instruction outside them.
-    pub cgroup_procs_fds: Vec<RawFd>,
+    /// cgroup v1 `tasks` files: the launcher writes "0" to each before clone3, so the container
+    /// starts inside its cgroups and never runs a single instruction outside them. `tasks`
+    /// moves only the writing thread, which (the launcher being single-threaded, checked in
+    /// step 1) is the whole launcher, and unlike `cgroup.procs` it does not take the
+    /// kernel's threadgroup lock, whose first taker waits an RCU grace period (≈ 5–10 ms).
+    pub cgroup_tasks_fds: Vec<RawFd>,
+    /// The container's cgroup v2 directory: clone3 places the init there itself
+    /// (CLONE_INTO_CGROUP), again with no threadgroup lock.
+    #[serde(default)]
+    pub cgroup_v2_fd: Option<RawFd>,
     pub hostname: Option<String>,
     pub domainname: Option<String>,
     /// `None` when the container shares the runtime's mount namespace (no rootfs work at all)
@@ -418,7 +425,8 @@ mod tests {
             }],
             uid_mappings: vec![],
             gid_mappings: vec![],
-            cgroup_procs_fds: vec![],
+            cgroup_tasks_fds: vec![],
+            cgroup_v2_fd: None,
             hostname: Some("h".into()),
             domainname: None,
             rootfs: None,

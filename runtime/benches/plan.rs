@@ -38,7 +38,8 @@ fn fds() -> Fds {
         control: 3,
         exec_fifo: Some(4),
         root: Some(5),
-        cgroup_procs: (6..15).collect(),
+        cgroup_tasks: (6..14).collect(),
+        cgroup_v2: Some(14),
         ..Fds::default()
     }
 }

@@ -38,6 +38,13 @@ pub struct CgroupDir {
     pub base: PathBuf,
 }
 
+/// Open handles through which the launcher enters a container's cgroups.
+#[derive(Debug, Default)]
+pub struct CgroupEntry {
+    pub v1_tasks: Vec<OwnedFd>,
+    pub v2_dir: Option<OwnedFd>,
+}
+
 /// The parent of every container cgroup placed by default, under the caller's own cgroup.
 pub const DEFAULT_PARENT: &str = "bvisor";
 
@@ -166,13 +173,25 @@ impl CgroupSet {
         devices::apply_v1(&d.path, &devices::v1_writes(rules, devs))
     }
 
-    /// cgroup.procs of every directory, opened for writing: the launcher writes itself into
-    /// each before it clones the container.
-    pub fn open_procs(&self) -> io::Result<Vec<OwnedFd>> {
-        self.dirs
-            .iter()
-            .map(|d| crate::sys::open_raw(&d.path.join("cgroup.procs"), libc::O_WRONLY))
-            .collect()
+    /// How the launcher enters these cgroups: the `tasks` file of every v1 directory, opened
+    /// for writing (the launcher writes its single thread into each before it clones the
+    /// container), and the v2 directory, for clone3's CLONE_INTO_CGROUP.
+    pub fn open_entry(&self) -> io::Result<CgroupEntry> {
+        let mut e = CgroupEntry::default();
+        for d in &self.dirs {
+            match d.version {
+                Version::V1 => e
+                    .v1_tasks
+                    .push(crate::sys::open_raw(&d.path.join("tasks"), libc::O_WRONLY)?),
+                Version::V2 => {
+                    e.v2_dir = Some(crate::sys::open_raw(
+                        &d.path,
+                        libc::O_RDONLY | libc::O_DIRECTORY,
+                    )?)
+                }
+            }
+        }
+        Ok(e)
     }
 
     /// The directory that holds `controller`: a v1 hierarchy with it, else the v2 one if it

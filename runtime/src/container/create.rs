@@ -178,7 +178,7 @@ fn build_and_launch(
     // O_RDWR never blocks; the launcher reads one byte from it, `start` writes that byte.
     let fifo = sys::open_raw(&fifo_path, libc::O_RDWR).map_err(io("open exec fifo"))?;
     let (runtime_end, launcher_end) = sys::socketpair_seqpacket().map_err(io("socketpair"))?;
-    let procs = st.cgroups.open_procs().map_err(io("cgroup.procs"))?;
+    let procs = st.cgroups.open_entry().map_err(io("cgroup tasks"))?;
 
     let mut lay = FdLayout::new(o.preserve_fds)?;
     if let Some(s) = o.stdio {
@@ -199,8 +199,11 @@ fn build_and_launch(
     for (k, f) in &join {
         fds.join.push((*k, lay.add(f.as_raw_fd())?));
     }
-    for p in &procs {
-        fds.cgroup_procs.push(lay.add(p.as_raw_fd())?);
+    for p in &procs.v1_tasks {
+        fds.cgroup_tasks.push(lay.add(p.as_raw_fd())?);
+    }
+    if let Some(d) = &procs.v2_dir {
+        fds.cgroup_v2 = Some(lay.add(d.as_raw_fd())?);
     }
     let hooks = st.config.hooks().clone().unwrap_or_default();
     #[allow(deprecated)]

@@ -30,7 +30,9 @@ pub struct Fds {
     pub root: Option<RawFd>,
     /// (namespace type, fd) for namespaces joined by path.
     pub join: Vec<(wire::NsKind, RawFd)>,
-    pub cgroup_procs: Vec<RawFd>,
+    /// cgroup v1 `tasks` files and the cgroup v2 directory (see `CgroupSet::open_entry`).
+    pub cgroup_tasks: Vec<RawFd>,
+    pub cgroup_v2: Option<RawFd>,
     pub preserve_fds: u32,
 }
 
@@ -193,7 +195,8 @@ pub fn build(i: Inputs) -> Result<wire::LaunchPlan, LaunchError> {
         namespaces,
         uid_mappings,
         gid_mappings,
-        cgroup_procs_fds: i.fds.cgroup_procs.clone(),
+        cgroup_tasks_fds: i.fds.cgroup_tasks.clone(),
+        cgroup_v2_fd: i.fds.cgroup_v2,
         hostname: spec
             .hostname()
             .clone()

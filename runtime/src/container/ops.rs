@@ -269,7 +269,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         return Err(Error::Other("container init exited".into()));
     }
     drop(pidfd);
-    let procs = st.cgroups.open_procs().map_err(io("cgroup.procs"))?;
+    let procs = st.cgroups.open_entry().map_err(io("cgroup tasks"))?;
     let (runtime_end, launcher_end) = sys::socketpair_seqpacket().map_err(io("socketpair"))?;
     let mut lay = FdLayout::new(o.preserve_fds)?;
     if let Some(s) = o.stdio {
@@ -286,8 +286,11 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     for (k, f) in &joins {
         fds.join.push((*k, lay.add(f.as_raw_fd())?));
     }
-    for p in &procs {
-        fds.cgroup_procs.push(lay.add(p.as_raw_fd())?);
+    for p in &procs.v1_tasks {
+        fds.cgroup_tasks.push(lay.add(p.as_raw_fd())?);
+    }
+    if let Some(d) = &procs.v2_dir {
+        fds.cgroup_v2 = Some(lay.add(d.as_raw_fd())?);
     }
     let join_targets = fds.join.clone();
     let mut plan = launch::build(Inputs {

@@ -78,8 +78,8 @@ pub fn features(ledger: &Ledger, profile: &Profile, capabilities: &[&str]) -> Va
             "namespaces": namespaces,
             "capabilities": caps,
             "cgroup": {
-                "v1": placement("cgroup-v1:cgroup.procs"),
-                "v2": placement("cgroup-v2:cgroup.procs"),
+                "v1": placement("cgroup-v1:tasks"),
+                "v2": placement("cgroup-v2:clone-into-cgroup"),
                 "systemd": false,
                 "systemdUser": false,
                 "rdma": ok("cgroup.rdma", &["cgroup-v1:rdma.max", "cgroup-v2:rdma.max"]),

@@ -602,7 +602,7 @@ impl Mapper {
             "cgroup.placement",
             "linux.cgroupsPath",
             &path,
-            &["cgroup-v1:cgroup.procs", "cgroup-v2:cgroup.procs"],
+            &["cgroup-v1:tasks", "cgroup-v2:clone-into-cgroup"],
             Scope::Each,
         );
         let userns = ns.creates(NsKind::User);

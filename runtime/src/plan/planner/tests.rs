@@ -83,17 +83,17 @@ fn placement_uses_every_mounted_hierarchy() {
     let hybrid = plan(&r, &e, &synthetic::hybrid()).unwrap();
     assert_eq!(
         mechanisms_for(&hybrid, "cgroup.placement"),
-        vec!["cgroup-v1:cgroup.procs", "cgroup-v2:cgroup.procs"]
+        vec!["cgroup-v1:tasks", "cgroup-v2:clone-into-cgroup"]
     );
     let v2 = plan(&r, &e, &synthetic::v2_only()).unwrap();
     assert_eq!(
         mechanisms_for(&v2, "cgroup.placement"),
-        vec!["cgroup-v2:cgroup.procs"]
+        vec!["cgroup-v2:clone-into-cgroup"]
     );
     let v1 = plan(&r, &e, &synthetic::v1_only()).unwrap();
     assert_eq!(
         mechanisms_for(&v1, "cgroup.placement"),
-        vec!["cgroup-v1:cgroup.procs"]
+        vec!["cgroup-v1:tasks"]
     );
     let none = Profile {
         cgroup: crate::plan::profile::CgroupProfile::none(),
@@ -292,13 +292,13 @@ status = "proven"
 proofs = ["tests/cgroups.rs::memory_v2"]
 [[row]]
 kind = "cgroup.placement"
-mechanism = "cgroup-v1:cgroup.procs"
+mechanism = "cgroup-v1:tasks"
 floor = { cgroup_v1 = [] }
 status = "proven"
 proofs = ["tests/cgroups.rs::placed"]
 [[row]]
 kind = "cgroup.placement"
-mechanism = "cgroup-v2:cgroup.procs"
+mechanism = "cgroup-v2:clone-into-cgroup"
 floor = { cgroup_v2 = [] }
 status = "incomplete"
 "#,
@@ -384,12 +384,12 @@ fn each_scope_needs_every_applicable_mechanism_proven() {
         plan(&placement, &l, &synthetic::v1_only())
             .unwrap()
             .mechanisms(),
-        vec!["cgroup-v1:cgroup.procs"],
+        vec!["cgroup-v1:tasks"],
         "v2 does not apply on a v1-only machine"
     );
     let e = refusal_of(plan(&placement, &l, &synthetic::hybrid())).to_string();
     assert!(
-        e.contains("a mechanism that applies on this machine is not proven: cgroup-v2:cgroup.procs is incomplete"),
+        e.contains("a mechanism that applies on this machine is not proven: cgroup-v2:clone-into-cgroup is incomplete"),
         "{e}"
     );
 }
