@@ -168,10 +168,13 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
         path.file_name().and_then(|n| n.to_str()).unwrap_or("f"),
         std::process::id()
     ));
+    // No fsync: rename makes the swap atomic for readers and for a runtime killed midway,
+    // which is what state needs. Durability across a power loss buys nothing (no container
+    // survives a reboot, and `delete --force` clears a torn state file), while an fsync per
+    // save cost 0.5 ms idle and tens of ms on a busy disk, three times per create.
     {
         let mut f = File::create(&tmp)?;
         f.write_all(data)?;
-        f.sync_all()?;
     }
     std::fs::rename(&tmp, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);

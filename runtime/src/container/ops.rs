@@ -2,7 +2,7 @@
 
 use super::launch::{self, Fds, Inputs};
 use super::spawn::{self, Driver, FdLayout};
-use super::state::{State, StateDir, Status};
+use super::state::{State, StateDir, StateError, Status};
 use super::{io, Error, Result};
 use crate::plan::{self, AdmitOptions};
 use crate::sys;
@@ -98,7 +98,11 @@ pub fn kill(root: &Path, id: &str, sig: i32, all: bool) -> Result<()> {
 /// Delete a container: kill what is left (with `force`, or when it never started), run poststop
 /// hooks, remove cgroups and state.
 pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
-    let (dir, _lock, st) = open(root, id)?;
+    let (dir, _lock, st) = match open(root, id) {
+        Ok(v) => v,
+        Err(e) if force => return delete_unreadable(root, id, e),
+        Err(e) => return Err(e),
+    };
     let mut status = st.status(&dir);
     if !force && matches!(status, Status::Running | Status::Paused) {
         // `kill` then `delete` is the usual sequence: give an init that was just signalled a
@@ -140,6 +144,26 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     st.cgroups.remove().map_err(io("remove cgroups"))?;
     dir.remove()?;
     Ok(())
+}
+
+/// `delete --force` of a state directory without a readable state file: a create killed
+/// before its first save, or a file torn by a power loss. Nothing in it can be trusted to name
+/// processes or cgroups, so only the directory goes (under its lock).
+fn delete_unreadable(root: &Path, id: &str, e: Error) -> Result<()> {
+    let dir = StateDir::new(root, id)?;
+    match &e {
+        Error::State(StateError::NotExist(_)) | Error::State(StateError::Corrupt { .. })
+            if dir.dir.is_dir() =>
+        {
+            let _lock = dir.lock()?;
+            crate::cli::log::warn(&format!(
+                "container {id}: state unreadable ({e}); removing its state directory"
+            ));
+            dir.remove()?;
+            Ok(())
+        }
+        _ => Err(e),
+    }
 }
 
 fn wait_gone(st: &State, limit: Duration) {
