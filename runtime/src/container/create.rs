@@ -42,13 +42,16 @@ pub fn create(o: &CreateOpts) -> Result<State> {
     }
     let rootfs = loaded.rootfs();
     let wasm = wasm::detect(&loaded.spec, &rootfs).map_err(Error::Other)?;
-    plan::admit(
+    // Read once: the planner's profile and the cgroup placement both need it.
+    let hier = Hierarchies::discover().map_err(io("read cgroup hierarchies"))?;
+    plan::admit_on(
         &loaded,
         &AdmitOptions {
             strict: o.strict,
             no_pivot: o.no_pivot,
             wasm: wasm.as_ref().map(wasm::admit_options),
         },
+        Ok(hier.clone()),
     )?;
     let runner = match &wasm {
         Some(d) => Some((d.clone(), wasm::sealed_runner().map_err(Error::Other)?)),
@@ -100,7 +103,6 @@ pub fn create(o: &CreateOpts) -> Result<State> {
     }
     let cg_rel =
         cgroups::relative_path(linux.cgroups_path().as_deref(), &o.id).map_err(Error::Other)?;
-    let hier = Hierarchies::discover().map_err(io("read cgroup hierarchies"))?;
 
     // From here on, side effects: the id is claimed and everything is torn down on failure.
     let _lock = dir.claim()?;

@@ -57,8 +57,17 @@ pub struct WasmRunner {
 /// Probe the machine, load the embedded ledger, map the config to requirements and plan.
 /// Called by create/run/exec before anything exists.
 pub fn admit(loaded: &LoadedSpec, opts: &AdmitOptions) -> Result<BoundaryPlan, Refusal> {
+    admit_on(loaded, opts, crate::cgroups::Hierarchies::discover())
+}
+
+/// [`admit`] with the machine's cgroup hierarchies already read by the caller.
+pub fn admit_on(
+    loaded: &LoadedSpec,
+    opts: &AdmitOptions,
+    hierarchies: std::io::Result<crate::cgroups::Hierarchies>,
+) -> Result<BoundaryPlan, Refusal> {
     let ledger = Ledger::embedded().map_err(Refusal::Ledger)?;
-    let profile = Profile::probe();
+    let profile = Profile::probe_with(hierarchies);
     let mapping = requirement::map(loaded, opts);
     let mut plan = plan(&mapping.requirements, &ledger, &profile)?;
     plan.launch_data = mapping.launch_data;

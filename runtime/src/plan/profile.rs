@@ -165,6 +165,12 @@ pub struct Profile {
 impl Profile {
     /// Probe the live machine.
     pub fn probe() -> Profile {
+        Profile::probe_with(Hierarchies::discover())
+    }
+
+    /// As [`Profile::probe`], with the cgroup hierarchies already read (reading
+    /// /proc/self/mountinfo is the probe's dearest part: `create` does it once for both).
+    pub fn probe_with(hierarchies: std::io::Result<Hierarchies>) -> Profile {
         let kernel = read_trimmed("/proc/sys/kernel/osrelease")
             .and_then(|s| KernelVersion::parse(&s))
             .unwrap_or_default();
@@ -181,7 +187,7 @@ impl Profile {
             .map(|s| s.split_whitespace().map(str::to_string).collect())
             .unwrap_or_default();
         let seccomp_filter = !seccomp_actions.is_empty() || seccomp_filter_by_prctl();
-        let cgroup = match Hierarchies::discover() {
+        let cgroup = match hierarchies {
             Ok(h) => {
                 let mut c = CgroupProfile::from_hierarchies(&h, |p| p.exists());
                 if !c.kill {
