@@ -14,6 +14,9 @@
 #   BENCH_PARALLEL       containers in the parallel lane (default 50)
 #   BENCH_PARALLEL_RUNS  timed rounds of the parallel lane (default 3, plus 1 warm-up)
 #   BENCH_RSS_RUNS       samples per peak-RSS figure (default 5; the median is reported)
+#   BENCH_LANES          which lanes to run, comma-separated (default
+#                        run,create,start,exec,delete,parallel,rss,wasm); e.g. BENCH_LANES=run
+#                        for a quick look at the start path
 #   BENCH_GAP_MS         idle time before every timed run (default 50; 0 = back to back). Why:
 #                        the first write to a v1 cgroup.procs waits for an RCU grace period
 #                        (≈ 8–16 ms here) unless another migration happened in the last ≈ 15 ms.
@@ -68,6 +71,8 @@ PAR_N=${BENCH_PARALLEL:-50}
 PAR_RUNS=${BENCH_PARALLEL_RUNS:-3}
 RSS_RUNS=${BENCH_RSS_RUNS:-5}
 GAP_MS=${BENCH_GAP_MS:-50}
+LANES=${BENCH_LANES:-run,create,start,exec,delete,parallel,rss,wasm}
+want_lane() { [[ ",$LANES," == *",$1,"* ]]; }
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 2; }
@@ -333,6 +338,7 @@ lanes_single() {
   local key round name runs=$(((RUNS + ROUNDS - 1) / ROUNDS))
   exec_containers up
   for key in run create start exec delete; do
+    want_lane "$key" || continue
     log "lane $key: $ROUNDS rounds × (${RUNTIMES[*]}$([ "$key" = run ] && echo " floor floor+cgroup"))"
     for round in $(seq 1 "$ROUNDS"); do
       for name in "${RUNTIMES[@]}"; do single_round "$key" "$name"; done
@@ -491,13 +497,17 @@ inner_main() {
   : > "$WORK/results.tsv"
   local name
   lanes_single
-  lanes_parallel
-  for name in "${RUNTIMES[@]}"; do
-    log "lane RSS: $name"
-    lane_rss "$name"
-  done
-  log "lane wasm"
-  lane_wasm
+  ! want_lane parallel || lanes_parallel
+  if want_lane rss; then
+    for name in "${RUNTIMES[@]}"; do
+      log "lane RSS: $name"
+      lane_rss "$name"
+    done
+  fi
+  if want_lane wasm; then
+    log "lane wasm"
+    lane_wasm
+  fi
   # Every lane deletes what it made; a runtime that still lists a container leaked it.
   for name in "${RUNTIMES[@]}"; do
     local left
@@ -779,7 +789,7 @@ outer_main() {
   apt_install hyperfine runc crun busybox-static time jq
   RUNC_BIN=$(command -v runc) CRUN_BIN=$(command -v crun)
   BVISOR_BIN=$REPO_ROOT/target/release/bvisor
-  export RUNC_BIN CRUN_BIN BVISOR_BIN RUNS ROUNDS WARMUP PAR_N PAR_RUNS RSS_RUNS GAP_MS
+  export RUNC_BIN CRUN_BIN BVISOR_BIN RUNS ROUNDS WARMUP PAR_N PAR_RUNS RSS_RUNS GAP_MS LANES
 
   PREFIX=bench$$-
   WORK=$(mktemp -d "${TMPDIR:-/tmp}/bvisor-bench.XXXXXX")
@@ -793,7 +803,7 @@ outer_main() {
 
   build_bvisor
   WASM_RUNNER="" WASM_BUNDLE="" WASM_SKIP=""
-  if [ "$wasm" = 1 ]; then prepare_wasm_runner; else WASM_SKIP="skipped (--no-wasm)"; fi
+  if [ "$wasm" = 1 ] && want_lane wasm; then prepare_wasm_runner; else WASM_SKIP="skipped (--no-wasm)"; fi
   CRITERION_SKIP=""
   if [ "$criterion" = 1 ]; then build_criterion; else CRITERION_SKIP="skipped (--no-criterion)"; fi
   make_bundles
