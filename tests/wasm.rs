@@ -62,7 +62,13 @@ fn wasm_bundle_runs_confined() {
     // no_new_privs, the pids limit of its cgroup. A guest that spins keeps it alive to look.
     let mut spin = wasm_bundle(&h, r#"(func (export "_start") (loop $l (br $l)))"#, &[]);
     spin.linux()["resources"] = json!({"pids": {"limit": 8}});
+    spin.linux()["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdirat"], "action": "SCMP_ACT_ERRNO"}]
+    });
     let c = h.start(&spin, "spin");
+    // The config's seccomp filter is on the runner (2 = filter mode).
+    assert_eq!(status_field(c.pid, "Seccomp").as_deref(), Some("2"));
     assert_ne!(
         ns_inode(c.pid, "pid"),
         ns_inode(std::process::id() as i32, "pid")
@@ -115,7 +121,12 @@ fn wasm_memory_limit_caps_linear_memory() {
         .into_iter()
         .find(|h| !h.v2 && h.controllers.iter().any(|c| c == "memory"))
     {
-        let f = hh.container_dir(&c.id).join("memory.limit_in_bytes");
+        let dir = hh.container_dir(&c.id);
+        assert!(
+            cgroup_procs(&dir).contains(&c.pid),
+            "runner not in its memory cgroup"
+        );
+        let f = dir.join("memory.limit_in_bytes");
         assert_eq!(fs::read_to_string(f).unwrap().trim(), limit.to_string());
     }
 
