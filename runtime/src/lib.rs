@@ -5,6 +5,7 @@
 pub mod cgroups;
 pub mod cli;
 pub mod container;
+pub mod fault;
 pub mod plan;
 pub mod spec;
 pub mod sys;

@@ -1135,6 +1135,16 @@ impl Harness {
         finish(&mut child, so, se, cmdline)
     }
 
+    /// As [`Harness::run`], with extra environment variables for bvisor.
+    pub fn run_env(&self, env: &[(&str, &str)], args: &[&str]) -> Out {
+        let (mut cmd, so, se, cmdline) = self.command(args, &self.dir);
+        cmd.envs(env.iter().copied());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {cmdline}: {e}"));
+        finish(&mut child, so, se, cmdline)
+    }
+
     /// Start `bvisor ARGS…` without waiting (e.g. a foreground `run` the test signals).
     pub fn spawn_bvisor(&self, args: &[&str]) -> RunningCommand {
         let (mut cmd, so, se, cmdline) = self.command(args, &self.dir);

@@ -79,6 +79,35 @@ pub fn relative_path(cgroups_path: Option<&Path>, id: &str) -> Result<PathBuf, S
 impl CgroupSet {
     /// Create the container's cgroup in every hierarchy. On error, whatever was created is
     /// removed again.
+    /// The set [`CgroupSet::create`] would make, without making anything: recorded in the
+    /// state before the first mkdir, so a runtime killed in the middle leaves a state that
+    /// names every directory it may have made (`delete --force` removes the ones that exist).
+    /// Parents are listed only where they do not exist yet, or are bvisor's shared parent.
+    pub fn planned(h: &Hierarchies, rel: &Path) -> CgroupSet {
+        let mut set = CgroupSet::default();
+        for hier in &h.all {
+            let base = hier.own_dir();
+            let dir = base.join(rel);
+            let mut cur = base.clone();
+            let comps: Vec<_> = rel.components().collect();
+            for c in &comps[..comps.len().saturating_sub(1)] {
+                cur.push(c);
+                let shared = cur == base.join(DEFAULT_PARENT);
+                if (shared || !cur.exists()) && !set.created_parents.contains(&cur) {
+                    set.created_parents.push(cur.clone());
+                }
+            }
+            set.dirs.push(CgroupDir {
+                version: hier.version,
+                mount: hier.mount.clone(),
+                controllers: hier.controllers.clone(),
+                path: dir,
+                base,
+            });
+        }
+        set
+    }
+
     pub fn create(h: &Hierarchies, rel: &Path) -> io::Result<CgroupSet> {
         let mut set = CgroupSet::default();
         for hier in &h.all {

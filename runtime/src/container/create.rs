@@ -118,9 +118,23 @@ pub fn create(o: &CreateOpts) -> Result<State> {
         cgroups: CgroupSet::default(),
         config: spec.clone(),
     };
+    crate::fault::point("claimed");
     let result = (|| -> Result<()> {
-        st.cgroups = CgroupSet::create(&hier, &cg_rel).map_err(io("cgroups"))?;
+        // Name the cgroups before making them: a runtime killed from here on leaves a state
+        // that `delete --force` can clean up completely.
+        st.cgroups = CgroupSet::planned(&hier, &cg_rel);
         dir.save(&st)?;
+        crate::fault::point("planned");
+        st.cgroups = match CgroupSet::create(&hier, &cg_rel) {
+            Ok(set) => set,
+            Err(e) => {
+                // create removed what it made; the planned dirs may be someone else's.
+                st.cgroups = CgroupSet::default();
+                return Err(io("cgroups")(e));
+            }
+        };
+        dir.save(&st)?;
+        crate::fault::point("cgroups");
         let resources = linux.resources().clone().unwrap_or_default();
         st.cgroups
             .apply_devices(
@@ -240,6 +254,7 @@ fn build_and_launch(
     // The launcher's copies are in `lay`; ours close now.
     drop((launcher_end, root_fd, join, console, procs, runner));
     let mut launched = spawn::launch(&plan, lay, runtime_end)?;
+    crate::fault::point("launched");
     drop(fifo);
     let mut driver = CreateDriver { dir, st };
     let res = spawn::follow(launched.control.as_raw_fd(), &mut driver);
@@ -253,6 +268,7 @@ fn build_and_launch(
     }
     st.ready = true;
     dir.save(st)?;
+    crate::fault::point("ready");
     if let Some(p) = &o.pid_file {
         write_pid_file(p, st.pid)?;
     }
@@ -269,6 +285,7 @@ impl Driver for CreateDriver<'_> {
         self.st.pid = pid;
         self.st.pid_start = sys::proc_stat(pid).map(|s| s.0).unwrap_or(0);
         self.dir.save(self.st)?;
+        crate::fault::point("pid");
         Ok(())
     }
 
