@@ -58,6 +58,7 @@ pub const MECHANISMS: &[&str] = &[
     "capset:inheritable",
     "capset:ambient",
     "prctl:PR_SET_NO_NEW_PRIVS",
+    "prctl:PR_SET_DUMPABLE",
     "keyctl:session-keyring",
     "libseccomp:bpf",
     "landlock:fs:abi3",

@@ -226,20 +226,24 @@ pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
 }
 
 /// Wait for a child; returns its exit status decoded as a shell would (128+signal).
+/// Wait for `pid` and return its exit code, reaping every other child on the way: `run` and
+/// `exec` are subreapers, so the container's orphans (without a pid namespace of its own) are
+/// re-parented to us and would stay zombies until we exit.
 pub fn wait_exit_code(pid: i32) -> io::Result<i32> {
     let mut status = 0;
     loop {
         // SAFETY: status is a valid out pointer.
-        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
-        if r >= 0 {
-            break;
+        let r = unsafe { libc::waitpid(-1, &mut status, 0) };
+        if r == pid {
+            return Ok(exit_code(status));
         }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
         }
     }
-    Ok(exit_code(status))
 }
 
 pub fn exit_code(status: i32) -> i32 {
