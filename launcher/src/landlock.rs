@@ -9,8 +9,8 @@
 use crate::sys::{self, SysResult};
 use bvisor_launcher::LandlockPlan;
 use landlock::{
-    Access, AccessFs, BitFlags, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset, RulesetAttr,
-    RulesetCreatedAttr, RulesetStatus, ABI,
+    Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath, PathFd,
+    Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope, ABI,
 };
 
 fn abi(n: u32) -> SysResult<ABI> {
@@ -21,6 +21,7 @@ fn abi(n: u32) -> SysResult<ABI> {
         4 => ABI::V4,
         5 => ABI::V5,
         6 => ABI::V6,
+        7 => ABI::V7,
         _ => return sys::fail(format!("landlock ABI {n} is not supported"), libc::EINVAL),
     })
 }
@@ -47,6 +48,30 @@ fn sys_err(what: String) -> sys::SysError {
     }
 }
 
+fn net_rights(bits: u64, abi: ABI) -> SysResult<BitFlags<AccessNet>> {
+    let set = BitFlags::<AccessNet>::from_bits(bits)
+        .map_err(|_| sys_err(format!("landlock network rights {bits:#x}: unknown bits")))?;
+    if !AccessNet::from_all(abi).contains(set) {
+        return sys::fail(
+            format!("landlock network rights {bits:#x} are not all in ABI {abi:?}"),
+            libc::EINVAL,
+        );
+    }
+    Ok(set)
+}
+
+fn scopes(bits: u64, abi: ABI) -> SysResult<BitFlags<Scope>> {
+    let set = BitFlags::<Scope>::from_bits(bits)
+        .map_err(|_| sys_err(format!("landlock scopes {bits:#x}: unknown bits")))?;
+    if !Scope::from_all(abi).contains(set) {
+        return sys::fail(
+            format!("landlock scopes {bits:#x} are not all in ABI {abi:?}"),
+            libc::EINVAL,
+        );
+    }
+    Ok(set)
+}
+
 /// Build the ruleset and restrict this process; fails unless fully enforced.
 pub fn apply(plan: &LandlockPlan) -> SysResult<()> {
     let abi = abi(plan.abi)?;
@@ -55,13 +80,32 @@ pub fn apply(plan: &LandlockPlan) -> SysResult<()> {
         what: format!("landlock {what}: {e}"),
         errno: libc::EPERM,
     };
-    let mut created = Ruleset::default()
-        .set_compatibility(CompatLevel::HardRequirement)
-        .handle_access(handled)
-        .map_err(|e| lerr("handle_access", &e))?
+    let mut ruleset = Ruleset::default().set_compatibility(CompatLevel::HardRequirement);
+    if !handled.is_empty() {
+        ruleset = ruleset
+            .handle_access(handled)
+            .map_err(|e| lerr("handle_access", &e))?;
+    }
+    if plan.handled_net != 0 {
+        ruleset = ruleset
+            .handle_access(net_rights(plan.handled_net, abi)?)
+            .map_err(|e| lerr("handle_access network", &e))?;
+    }
+    if plan.scoped != 0 {
+        ruleset = ruleset
+            .scope(scopes(plan.scoped, abi)?)
+            .map_err(|e| lerr("scope", &e))?;
+    }
+    let mut created = ruleset
         .create()
         .map_err(|e| lerr("create ruleset", &e))?
         .no_new_privs(false);
+    for r in &plan.net_rules {
+        let access = net_rights(r.access, abi)?;
+        created = created
+            .add_rule(NetPort::new(r.port, access))
+            .map_err(|e| lerr(&format!("rule port {}", r.port), &e))?;
+    }
     for r in &plan.path_rules {
         let access = rights(r.access, abi)?;
         let fd = PathFd::new(&r.path).map_err(|e| lerr(&format!("open {}", r.path), &e))?;

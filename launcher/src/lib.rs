@@ -61,7 +61,12 @@ pub const MECHANISMS: &[&str] = &[
     "prctl:PR_SET_DUMPABLE",
     "keyctl:session-keyring",
     "libseccomp:bpf",
+    "landlock:fs:abi1",
+    "landlock:fs:abi2",
     "landlock:fs:abi3",
+    "landlock:fs:abi5",
+    "landlock:net:abi4",
+    "landlock:scope:abi6",
     "cgroup-v1:tasks",
     "cgroup-v2:clone-into-cgroup",
 ];

@@ -162,18 +162,28 @@ fn container_init(plan: &LaunchPlan, rep: &mut Reporter) -> Result<(), ()> {
             identity::seccomp(s)
         })?;
     }
-    if let (true, Some(l)) = (early_seccomp, &plan.landlock) {
-        // Without no_new_privs, restrict_self needs CAP_SYS_ADMIN, which step 5 may drop.
-        rep.step(4, "landlock (before dropping privileges)", || {
-            landlock::apply(l)
-        })?;
+    for l in [&plan.landlock, &plan.process_landlock]
+        .into_iter()
+        .flatten()
+    {
+        if early_seccomp {
+            // Without no_new_privs, restrict_self needs CAP_SYS_ADMIN, which step 5 may drop.
+            rep.step(4, "landlock (before dropping privileges)", || {
+                landlock::apply(l)
+            })?;
+        }
     }
     rep.step(5, "identity", || identity::apply(plan))?;
     rep.step(6, "privileges", || {
         identity::no_new_privileges(&plan.process)
     })?;
-    if let (false, Some(l)) = (early_seccomp, &plan.landlock) {
-        rep.step(6, "landlock", || landlock::apply(l))?;
+    for l in [&plan.landlock, &plan.process_landlock]
+        .into_iter()
+        .flatten()
+    {
+        if !early_seccomp {
+            rep.step(6, "landlock", || landlock::apply(l))?;
+        }
     }
     // Step 7: a missing program fails `create`, not `start`; then ready, then wait.
     let program = rep.step(7, "ready", || identity::resolve_program(&plan.process))?;

@@ -62,6 +62,10 @@ pub struct LaunchPlan {
     /// `HardRequirement`: anything short of full enforcement fails the step.
     #[serde(default)]
     pub landlock: Option<LandlockPlan>,
+    /// The config's own `process.landlock` ruleset: a second, independent domain stacked on the
+    /// first (landlock domains only ever narrow), applied at the same point.
+    #[serde(default)]
+    pub process_landlock: Option<LandlockPlan>,
 }
 
 /// A landlock ruleset: the filesystem rights it handles (a set of landlock `AccessFs` bits at
@@ -74,6 +78,22 @@ pub struct LandlockPlan {
     pub handled_fs: u64,
     /// Rules: absolute paths inside the container, opened after pivot_root.
     pub path_rules: Vec<LandlockPathRule>,
+    /// Handled network rights (`LANDLOCK_ACCESS_NET_*` bits, ABI 4).
+    #[serde(default)]
+    pub handled_net: u64,
+    /// TCP ports where some handled network rights are allowed again.
+    #[serde(default)]
+    pub net_rules: Vec<LandlockNetRule>,
+    /// Scopes (`LANDLOCK_SCOPE_*` bits, ABI 6): abstract unix sockets, signals.
+    #[serde(default)]
+    pub scoped: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct LandlockNetRule {
+    pub port: u16,
+    /// `LANDLOCK_ACCESS_NET_*` bits allowed on `port` (a subset of `handled_net`).
+    pub access: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -441,6 +461,7 @@ mod tests {
             new_keyring: true,
             sync_hooks: false,
             landlock: None,
+            process_landlock: None,
         }
     }
 

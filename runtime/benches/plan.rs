@@ -58,6 +58,7 @@ fn build(loaded: &LoadedSpec, cgroups: &CgroupSet) -> LaunchPlan {
         sync_hooks: false,
         new_keyring: true,
         joining: false,
+        landlock: None,
     })
     .expect("the sample config builds a launch plan")
 }

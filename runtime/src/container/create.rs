@@ -117,6 +117,7 @@ pub fn create(o: &CreateOpts) -> Result<State> {
         ready: false,
         cgroups: CgroupSet::default(),
         config: spec.clone(),
+        landlock: loaded.landlock.clone(),
     };
     crate::fault::point("claimed");
     let result = (|| -> Result<()> {
@@ -247,6 +248,7 @@ fn build_and_launch(
         sync_hooks,
         new_keyring: !o.no_new_keyring,
         joining: false,
+        landlock: st.landlock.as_ref(),
     })?;
     if let (Some((d, _)), Some(fd)) = (&runner, runner_target) {
         wasm::rewrite_process(&mut plan.process, d, fd);

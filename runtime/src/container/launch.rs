@@ -52,6 +52,8 @@ pub struct Inputs<'a> {
     /// A process joining an existing container (exec): every namespace is joined and the
     /// container's root is already set up, so there is no rootfs work.
     pub joining: bool,
+    /// The config's `process.landlock` value (admitted by the planner).
+    pub landlock: Option<&'a serde_json::Value>,
 }
 
 pub fn ns_kind(t: LinuxNamespaceType) -> wire::NsKind {
@@ -220,6 +222,13 @@ pub fn build(i: Inputs) -> Result<wire::LaunchPlan, LaunchError> {
         new_keyring: i.new_keyring,
         sync_hooks: i.sync_hooks,
         landlock,
+        process_landlock: match i.landlock {
+            Some(v) => Some(
+                crate::plan::requirement::landlock_plan("process.landlock", v)
+                    .or_else(|(field, detail)| err(field, detail))?,
+            ),
+            None => None,
+        },
     })
 }
 
@@ -277,6 +286,7 @@ fn readonly_root_landlock(
                 access: wire::LANDLOCK_WRITE_ABI3,
             })
             .collect(),
+        ..Default::default()
     })
 }
 

@@ -254,6 +254,8 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         spec: spec.clone(),
         bundle: st.bundle.clone(),
         unknown: Vec::new(),
+        // The container's landlock domain applies to exec'd processes too.
+        landlock: st.landlock.clone(),
     };
     plan::admit(
         &loaded,
@@ -329,6 +331,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         sync_hooks: false,
         new_keyring: true,
         joining: true,
+        landlock: st.landlock.as_ref(),
     })?;
     // Every namespace is joined, the mount namespace included.
     for (k, t) in &join_targets {

@@ -102,6 +102,9 @@ pub struct State {
     pub ready: bool,
     pub cgroups: CgroupSet,
     pub config: Spec,
+    /// `process.landlock` of the config (oci-spec's `Spec` cannot carry it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub landlock: Option<serde_json::Value>,
 }
 
 /// The OCI state (runtime-spec `state` plus runc's `rootfs`, `created`, `owner`), as printed.

@@ -360,23 +360,25 @@ impl Mapper {
                 &["sched_setaffinity"],
             );
         }
-        if loaded
-            .unknown
-            .iter()
-            .any(|u| spec::is_within(u, "process.landlock"))
-        {
-            // The parsed config does not carry the proposal's values (oci-spec does not know
-            // it), so plan for the most demanding ruleset: every right of every kind. A proven
-            // row for less can then never admit more than it proved.
-            // The requirements point at the whole property: its values are not visible here.
-            self.reqs.extend(
-                landlock_requirements("process.landlock", &landlock_everything())
-                    .into_iter()
-                    .map(|r| Requirement {
-                        field: "process.landlock".to_string(),
-                        ..r
-                    }),
+        if let Some(v) = &loaded.landlock {
+            self.reqs
+                .extend(landlock_requirements("process.landlock", v));
+            // The rules and the ruleset become the launcher's second landlock domain.
+            self.data(
+                "process.landlock",
+                "a landlock domain of its own (stacked on any root.readonly layer)",
             );
+            // A value the launcher could not build a ruleset from is refused by its field.
+            if let Err((field, why)) = landlock_plan("process.landlock", v) {
+                self.reqs.push(Requirement {
+                    kind: "landlock.ruleset".to_string(),
+                    field,
+                    detail: String::new(),
+                    mechanisms: Vec::new(),
+                    scope: Scope::Any,
+                    unenforceable: Some(why),
+                });
+            }
         }
     }
 
@@ -862,9 +864,8 @@ mod landlock;
 mod mount_options;
 mod resources;
 
-use landlock::landlock_everything;
 pub use landlock::{
-    landlock_requirements, LANDLOCK_FS_RIGHTS, LANDLOCK_NET_RIGHTS, LANDLOCK_SCOPES,
+    landlock_plan, landlock_requirements, LANDLOCK_FS_RIGHTS, LANDLOCK_NET_RIGHTS, LANDLOCK_SCOPES,
 };
 pub use mount_options::{
     classify_options, runtime_option, MountOptions, BIND_OPTIONS, FLAG_OPTIONS, PROPAGATION_OPTIONS,

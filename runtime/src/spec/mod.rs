@@ -26,6 +26,8 @@ pub struct LoadedSpec {
     /// named in the log; refused under `--strict`). The [`EXTENSIONS`] among them are not
     /// ignored: the planner maps them to requirements. [`LoadedSpec::ignored`] is the rest.
     pub unknown: Vec<String>,
+    /// The value of `process.landlock` (an [`EXTENSIONS`] property oci-spec drops).
+    pub landlock: Option<serde_json::Value>,
 }
 
 /// Properties of runtime-spec proposals that `oci-spec` does not parse yet but that restrict the
@@ -110,10 +112,12 @@ pub fn parse(bytes: &[u8], bundle: PathBuf, path: &Path) -> Result<LoadedSpec, S
         detail: e.to_string(),
     })?;
     let unknown = unknown_properties(&raw, &spec);
+    let landlock = raw.get("process").and_then(|p| p.get("landlock")).cloned();
     let loaded = LoadedSpec {
         spec,
         bundle,
         unknown,
+        landlock,
     };
     validate(&loaded)?;
     Ok(loaded)

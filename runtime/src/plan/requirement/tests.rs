@@ -403,7 +403,67 @@ fn landlock_in_a_config_is_a_requirement_not_an_ignored_property() {
         .filter(|r| r.kind.starts_with("landlock."))
         .map(|r| r.kind.as_str())
         .collect();
-    assert_eq!(kinds, vec!["landlock.fs", "landlock.net", "landlock.scope"]);
+    // The fixture's ruleset handles filesystem rights only.
+    assert_eq!(kinds, vec!["landlock.fs"]);
+}
+
+#[test]
+fn landlock_plan_maps_rights_to_landlock_bits() {
+    let v = serde_json::json!({
+        "ruleset": {
+            "handledAccessFS": ["execute", "write_file", "make_reg", "truncate"],
+            "handledAccessNetwork": ["connect_tcp"],
+            "scoped": ["signal"]
+        },
+        "rules": {
+            "pathBeneath": [{"allowedAccess": ["write_file", "make_reg"], "paths": ["/out"]}],
+            "netPort": [{"allowedAccess": ["connect_tcp"], "ports": [8080]}]
+        },
+        "disableBestEffort": true
+    });
+    let p = landlock_plan("process.landlock", &v).unwrap();
+    // execute = bit 0, write_file = 1, make_reg = 8, truncate = 14 (landlock's own numbering)
+    assert_eq!(p.handled_fs, 1 | 1 << 1 | 1 << 8 | 1 << 14);
+    assert_eq!(p.handled_net, 1 << 1);
+    assert_eq!(p.scoped, 1 << 1);
+    assert_eq!(p.abi, 6);
+    assert_eq!(p.path_rules[0].path, "/out");
+    assert_eq!(p.path_rules[0].access, 1 << 1 | 1 << 8);
+    assert_eq!((p.net_rules[0].port, p.net_rules[0].access), (8080, 1 << 1));
+}
+
+#[test]
+fn landlock_plan_names_the_field_it_cannot_take() {
+    let cases = [
+        (
+            serde_json::json!({"ruleset": {"handledAccessFS": ["execute"]}, "rules": {"pathBeneath": [{"allowedAccess": ["write_file"], "paths": ["/x"]}]}}),
+            "process.landlock.rules.pathBeneath[0].allowedAccess",
+        ),
+        (
+            serde_json::json!({"ruleset": {"handledAccessFS": ["execute"]}, "rules": {"pathBeneath": [{"allowedAccess": ["execute"], "paths": ["rel"]}]}}),
+            "process.landlock.rules.pathBeneath[0].paths[0]",
+        ),
+        (
+            serde_json::json!({"ruleset": {"handledAccessNetwork": ["bind_tcp"]}, "rules": {"netPort": [{"allowedAccess": ["bind_tcp"], "ports": [70000]}]}}),
+            "process.landlock.rules.netPort[0].ports[0]",
+        ),
+        (
+            serde_json::json!({"ruleset": {"handledAccessFS": ["execute"]}, "disableBestEffort": false}),
+            "process.landlock.disableBestEffort",
+        ),
+        (
+            serde_json::json!({"ruleset": {"handledAccessFS": ["execute"]}, "rulez": {}}),
+            "process.landlock.rulez",
+        ),
+        (
+            serde_json::json!({"ruleset": {}}),
+            "process.landlock.ruleset",
+        ),
+    ];
+    for (v, field) in cases {
+        let (f, why) = landlock_plan("process.landlock", &v).unwrap_err();
+        assert_eq!(f, field, "{why}");
+    }
 }
 
 fn leaf_paths(v: &serde_json::Value, path: &str, out: &mut Vec<String>) {
