@@ -59,6 +59,7 @@ pub const MECHANISMS: &[&str] = &[
     "capset:ambient",
     "prctl:PR_SET_NO_NEW_PRIVS",
     "prctl:PR_SET_DUMPABLE",
+    "procfs:setgroups-deny",
     "keyctl:session-keyring",
     "libseccomp:bpf",
     "landlock:fs:abi1",

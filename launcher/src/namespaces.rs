@@ -16,6 +16,19 @@ pub fn enter(plan: &LaunchPlan, rep: &mut Reporter) -> Result<Side, ()> {
     // launcher's cgroup, and with CLONE_INTO_CGROUP the launcher is not in the container's v2
     // cgroup. Unshared by the child, it is rooted where the child already is.
     let new_cgroupns = flags & libc::CLONE_NEWCGROUP as u64 != 0;
+    // An unprivileged launcher (rootless) writes the maps of a child it may only touch while
+    // that child is dumpable (non-dumpable /proc files belong to root, and newuidmap checks the
+    // owner): the child opens that window itself, just for the map writing.
+    // SAFETY: geteuid cannot fail.
+    let rootless = unsafe { libc::geteuid() } != 0 && flags & libc::CLONE_NEWUSER as u64 != 0;
+    let dumpable = if rootless {
+        match rep.step(2, "rootless map handshake", pipe) {
+            Ok(p) => Some(p),
+            Err(()) => return Err(()),
+        }
+    } else {
+        None
+    };
     let pid = match sys::clone3(flags & !(libc::CLONE_NEWCGROUP as u64), plan.cgroup_v2_fd) {
         Ok(p) => p,
         Err(e) => {
@@ -25,9 +38,23 @@ pub fn enter(plan: &LaunchPlan, rep: &mut Reporter) -> Result<Side, ()> {
     };
     if pid == 0 {
         sys::close(wr);
+        if let Some((drd, dwr)) = dumpable {
+            sys::close(drd);
+            let open = sys::prctl(libc::PR_SET_DUMPABLE, 1, "prctl PR_SET_DUMPABLE 1")
+                .and_then(|_| sys::write_all(dwr, b"1", "tell parent: dumpable"));
+            sys::close(dwr);
+            if open.is_err() {
+                return Err(());
+            }
+        }
         // Wait until the parent has written the id maps (or died: EOF).
         let go = sys::read_byte(rd, "wait for parent");
         sys::close(rd);
+        if dumpable.is_some()
+            && sys::prctl(libc::PR_SET_DUMPABLE, 0, "prctl PR_SET_DUMPABLE 0").is_err()
+        {
+            return Err(());
+        }
         if !matches!(go, Ok(1)) {
             return Err(());
         }
@@ -48,13 +75,23 @@ pub fn enter(plan: &LaunchPlan, rep: &mut Reporter) -> Result<Side, ()> {
     sys::close(rd);
     let parent = || -> SysResult<()> {
         report::send(rep.fd(), &Report::Pid { pid })?;
+        if let Some((drd, dwr)) = dumpable {
+            sys::close(dwr);
+            let r = sys::read_byte(drd, "wait for the child to be dumpable");
+            sys::close(drd);
+            if !matches!(r, Ok(1)) {
+                return sys::fail(
+                    "the child died before its id maps were written",
+                    libc::ECHILD,
+                );
+            }
+        }
         if plan
             .namespaces
             .iter()
             .any(|n| n.kind == NsKind::User && n.join_fd.is_none())
         {
-            write_map(pid, "gid_map", &plan.gid_mappings)?;
-            write_map(pid, "uid_map", &plan.uid_mappings)?;
+            write_maps(pid, &plan.uid_mappings, &plan.gid_mappings)?;
         }
         sys::write_all(wr, b"1", "release container init")
     };
@@ -104,6 +141,14 @@ fn prepare(plan: &LaunchPlan) -> SysResult<(u64, (i32, i32))> {
     Ok((flags, (p[0], p[1])))
 }
 
+fn pipe() -> SysResult<(i32, i32)> {
+    let mut p = [0i32; 2];
+    // SAFETY: p has room for two fds.
+    let r = unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) };
+    sys::check(r as i64, || "pipe2".into())?;
+    Ok((p[0], p[1]))
+}
+
 fn become_root() -> SysResult<()> {
     // SAFETY: plain syscalls.
     unsafe {
@@ -115,6 +160,21 @@ fn become_root() -> SysResult<()> {
         })?;
     }
     Ok(())
+}
+
+/// Root writes the maps itself. An unprivileged launcher may map only its own ids, one each,
+/// and only after denying setgroups (the runtime refuses any other rootless mapping before
+/// anything exists: newuidmap/newgidmap are not supported).
+fn write_maps(pid: i32, uids: &[IdMapping], gids: &[IdMapping]) -> SysResult<()> {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        std::fs::write(format!("/proc/{pid}/setgroups"), "deny").map_err(|e| sys::SysError {
+            what: format!("write /proc/{pid}/setgroups"),
+            errno: e.raw_os_error().unwrap_or(libc::EIO),
+        })?;
+    }
+    write_map(pid, "gid_map", gids)?;
+    write_map(pid, "uid_map", uids)
 }
 
 fn write_map(pid: i32, file: &str, maps: &[IdMapping]) -> SysResult<()> {

@@ -9,6 +9,7 @@
 pub mod devices;
 pub mod discover;
 pub mod resources;
+pub mod rootless;
 
 pub use discover::{Hierarchies, Hierarchy, Mode, Version};
 use serde::{Deserialize, Serialize};

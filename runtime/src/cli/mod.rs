@@ -45,7 +45,7 @@ pub struct Global {
     #[arg(
         long,
         global = true,
-        default_value = "/run/bvisor",
+        default_value = DEFAULT_ROOT,
         env = "BVISOR_ROOT"
     )]
     pub root: PathBuf,
@@ -102,8 +102,11 @@ pub enum Command {
     Plan(plan::PlanArgs),
 }
 
+/// The state root for root (an unprivileged caller's is under `$XDG_RUNTIME_DIR`).
+pub const DEFAULT_ROOT: &str = "/run/bvisor";
+
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    let mut cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { EXIT_ERROR } else { 0 };
@@ -112,6 +115,7 @@ pub fn main() -> i32 {
         }
     };
     log::init(&cli.global);
+    rootless_root(&mut cli.global);
     match dispatch(&cli) {
         Ok(code) => code,
         Err(e) => {
@@ -121,21 +125,22 @@ pub fn main() -> i32 {
     }
 }
 
+/// As runc does, an unprivileged caller's default state root is `$XDG_RUNTIME_DIR/bvisor`
+/// (`/run/bvisor` belongs to root).
+fn rootless_root(g: &mut Global) {
+    // SAFETY: geteuid cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    if euid != 0 && g.root == std::path::Path::new(DEFAULT_ROOT) {
+        if let Some(x) = std::env::var_os("XDG_RUNTIME_DIR").filter(|x| !x.is_empty()) {
+            g.root = PathBuf::from(x).join("bvisor");
+        }
+    }
+}
+
 fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
     let g = &cli.global;
     // SAFETY: geteuid cannot fail.
     let euid = unsafe { libc::geteuid() };
-    let needs_root = !matches!(
-        cli.command,
-        Command::Spec(_)
-            | Command::Features(_)
-            | Command::Plan(_)
-            | Command::State(_)
-            | Command::List(_)
-    );
-    if needs_root && euid != 0 {
-        anyhow::bail!("bvisor needs root: rootless containers are not supported yet");
-    }
     if g.rootless.as_deref() == Some("true") && euid == 0 {
         // runc's --rootless=true relaxes cgroup errors for unprivileged users; as root there is
         // nothing to relax, and bvisor never relaxes a boundary anyway.

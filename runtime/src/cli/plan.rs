@@ -107,6 +107,9 @@ pub fn run(g: &Global, a: &PlanArgs) -> anyhow::Result<i32> {
     let wasm = crate::container::wasm::detect(&loaded.spec, &loaded.rootfs())
         .map_err(|e| anyhow::anyhow!(e))?;
     let opts = AdmitOptions {
+        no_cgroups: crate::cgroups::Hierarchies::discover()
+            .ok()
+            .and_then(|h| crate::cgroups::rootless::denial(&h)),
         strict: g.strict,
         no_pivot: a.no_pivot,
         wasm: wasm.as_ref().map(crate::container::wasm::admit_options),

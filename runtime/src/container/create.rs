@@ -44,9 +44,11 @@ pub fn create(o: &CreateOpts) -> Result<State> {
     let wasm = wasm::detect(&loaded.spec, &rootfs).map_err(Error::Other)?;
     // Read once: the planner's profile and the cgroup placement both need it.
     let hier = Hierarchies::discover().map_err(io("read cgroup hierarchies"))?;
+    let no_cgroups = cgroups::rootless::denial(&hier);
     plan::admit_on(
         &loaded,
         &AdmitOptions {
+            no_cgroups: no_cgroups.clone(),
             strict: o.strict,
             no_pivot: o.no_pivot,
             wasm: wasm.as_ref().map(wasm::admit_options),
@@ -101,6 +103,7 @@ pub fn create(o: &CreateOpts) -> Result<State> {
             "--console-socket given but process.terminal is false".into(),
         ));
     }
+    rootless_mappings(&linux)?;
     let cg_rel =
         cgroups::relative_path(linux.cgroups_path().as_deref(), &o.id).map_err(Error::Other)?;
 
@@ -123,17 +126,21 @@ pub fn create(o: &CreateOpts) -> Result<State> {
     let result = (|| -> Result<()> {
         // Name the cgroups before making them: a runtime killed from here on leaves a state
         // that `delete --force` can clean up completely.
-        st.cgroups = CgroupSet::planned(&hier, &cg_rel);
+        if no_cgroups.is_none() {
+            st.cgroups = CgroupSet::planned(&hier, &cg_rel);
+        }
         dir.save(&st)?;
         crate::fault::point("planned");
-        st.cgroups = match CgroupSet::create(&hier, &cg_rel) {
-            Ok(set) => set,
-            Err(e) => {
-                // create removed what it made; the planned dirs may be someone else's.
-                st.cgroups = CgroupSet::default();
-                return Err(io("cgroups")(e));
-            }
-        };
+        if no_cgroups.is_none() {
+            st.cgroups = match CgroupSet::create(&hier, &cg_rel) {
+                Ok(set) => set,
+                Err(e) => {
+                    // create removed what it made; the planned dirs may be someone else's.
+                    st.cgroups = CgroupSet::default();
+                    return Err(io("cgroups")(e));
+                }
+            };
+        }
         dir.save(&st)?;
         crate::fault::point("cgroups");
         let resources = linux.resources().clone().unwrap_or_default();
@@ -336,6 +343,30 @@ fn open_namespace(p: &Path, kind: bvisor_launcher::NsKind) -> std::io::Result<Ow
         )));
     }
     Ok(fd)
+}
+
+/// An unprivileged caller can write only a one-id map of its own uid and gid (newuidmap and
+/// newgidmap, which could grant /etc/subuid ranges, are not supported): refuse anything else
+/// by field, before anything exists.
+fn rootless_mappings(linux: &oci_spec::runtime::Linux) -> Result<()> {
+    // SAFETY: geteuid/getegid cannot fail.
+    let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    if euid == 0 {
+        return Ok(());
+    }
+    let check = |field: &str, maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>, own: u32| {
+        let maps = maps.clone().unwrap_or_default();
+        let ok = maps.len() == 1 && maps[0].host_id() == own && maps[0].size() == 1;
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::Other(format!(
+                "{field}: rootless: only a one-id map of the caller's own id ({own}) can be written without newuidmap/newgidmap, which bvisor does not use"
+            )))
+        }
+    };
+    check("linux.uidMappings", linux.uid_mappings(), euid)?;
+    check("linux.gidMappings", linux.gid_mappings(), egid)
 }
 
 fn owner() -> String {

@@ -199,11 +199,24 @@ pub fn list(root: &Path) -> Result<Vec<(State, Status)>> {
 
 pub fn pids(root: &Path, id: &str) -> Result<Vec<i32>> {
     let (st, _) = status_of(root, id)?;
+    if st.cgroups.dirs.is_empty() {
+        // Rootless without cgroups of its own: only the init is known to be the container's.
+        return Ok(if st.init_alive() {
+            vec![st.pid]
+        } else {
+            vec![]
+        });
+    }
     st.cgroups.pids().map_err(io("read cgroup.procs"))
 }
 
 pub fn pause(root: &Path, id: &str, frozen: bool) -> Result<()> {
     let (dir, _lock, st) = open(root, id)?;
+    if st.cgroups.dirs.is_empty() {
+        return Err(Error::Other(format!(
+            "container {id} has no cgroups of its own (rootless, not delegated): pause and resume need its freezer"
+        )));
+    }
     let s = st.status(&dir);
     match (frozen, s) {
         (true, Status::Running | Status::Created) | (false, Status::Paused) => {}
@@ -260,6 +273,11 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     plan::admit(
         &loaded,
         &AdmitOptions {
+            no_cgroups: st
+                .cgroups
+                .dirs
+                .is_empty()
+                .then(|| "the container has no cgroups of its own (rootless)".to_string()),
             strict: o.strict,
             no_pivot: false,
             wasm: None,

@@ -9,7 +9,25 @@ use std::process::{Child, Command};
 
 /// Launcher fds are first duplicated up here (close-on-exec), then placed at their final
 /// numbers in the child just before exec; targets stay below, so the two never collide.
-const STAGING_MIN: RawFd = 1024;
+/// 1024, or half the soft RLIMIT_NOFILE where that is lower (an unprivileged shell often has
+/// exactly 1024, and F_DUPFD fails with EINVAL at or above the limit).
+fn staging_min() -> RawFd {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: r is a valid out pointer.
+    let soft = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } == 0 {
+        r.rlim_cur
+    } else {
+        1024
+    };
+    if soft > 2048 {
+        1024
+    } else {
+        (soft / 2) as RawFd
+    }
+}
 
 /// Assigns each fd handed to the launcher its number in the launcher: consecutive numbers after
 /// stdio and the preserved fds.
@@ -21,7 +39,7 @@ pub struct FdLayout {
 impl FdLayout {
     pub fn new(preserve_fds: u32) -> Result<FdLayout> {
         let next = 3 + preserve_fds as RawFd;
-        if next + 64 >= STAGING_MIN {
+        if next + 64 >= staging_min() {
             return Err(Error::Other(format!(
                 "--preserve-fds {preserve_fds} is too many"
             )));
@@ -36,7 +54,7 @@ impl FdLayout {
     /// containerd shim hands its FIFOs or pipes here; the CLI leaves its own stdio inherited.
     pub fn stdio(&mut self, fds: [RawFd; 3]) -> Result<()> {
         for (target, fd) in fds.into_iter().enumerate() {
-            let staged = sys::dup_above(fd, STAGING_MIN).map_err(io("dup stdio for launcher"))?;
+            let staged = sys::dup_above(fd, staging_min()).map_err(io("dup stdio for launcher"))?;
             self.moves.push((staged, target as RawFd));
         }
         Ok(())
@@ -44,7 +62,7 @@ impl FdLayout {
 
     /// Hand `fd` to the launcher; returns its number there.
     pub fn add(&mut self, fd: RawFd) -> Result<RawFd> {
-        let staged = sys::dup_above(fd, STAGING_MIN).map_err(io("dup fd for launcher"))?;
+        let staged = sys::dup_above(fd, staging_min()).map_err(io("dup fd for launcher"))?;
         let target = self.next;
         self.next += 1;
         self.moves.push((staged, target));
@@ -65,7 +83,7 @@ pub fn launch(plan: &LaunchPlan, mut layout: FdLayout, runtime_end: OwnedFd) -> 
     let exe_path = super::launcher_path();
     let exe = sys::sealed_copy_of(&exe_path, "bvisor-launcher")
         .map_err(io(format!("launcher {}", exe_path.display())))?;
-    let exe = sys::dup_above(exe.as_raw_fd(), STAGING_MIN).map_err(io("dup launcher"))?;
+    let exe = sys::dup_above(exe.as_raw_fd(), staging_min()).map_err(io("dup launcher"))?;
     let moves: Vec<(RawFd, RawFd)> = layout
         .moves
         .iter()

@@ -40,6 +40,9 @@ pub struct AdmitOptions {
     /// The bundle runs on the wasm runner (decided by the runtime from annotations or the
     /// module's magic).
     pub wasm: Option<WasmRunner>,
+    /// Rootless without a delegated (writable) cgroup: why the container gets no cgroups of
+    /// its own. Placement is then dropped and every cgroup knob is refused with this reason.
+    pub no_cgroups: Option<String>,
 }
 
 /// How a wasm bundle is run, as far as requirements go.

@@ -104,10 +104,23 @@ pub fn map(loaded: &LoadedSpec, opts: &AdmitOptions) -> Mapping {
             m.ignored.push(u.clone());
         }
     }
+    if let Some(why) = &opts.no_cgroups {
+        without_cgroups(&mut m.reqs, why);
+    }
     Mapping {
         requirements: m.reqs,
         launch_data: m.data,
         ignored: m.ignored,
+    }
+}
+
+/// No cgroups of the container's own (rootless, not delegated): it is not placed, and anything
+/// that needs its cgroups (resource limits, device rules) cannot be enforced.
+fn without_cgroups(reqs: &mut Vec<Requirement>, why: &str) {
+    reqs.retain(|r| r.kind != "cgroup.placement");
+    for r in reqs.iter_mut().filter(|r| r.kind.starts_with("cgroup.")) {
+        r.mechanisms.clear();
+        r.unenforceable = Some(why.to_string());
     }
 }
 
