@@ -43,6 +43,10 @@ cleanup() {
     kill "$CTD_PID" 2>/dev/null
     wait "$CTD_PID" 2>/dev/null
   fi
+  # Shims our containerd started (their command line names its socket) must not outlive it.
+  for p in $(pgrep -f -- "-address $W/ctd.sock" 2>/dev/null); do
+    grep -qa "$W/ctd.sock" "/proc/$p/cmdline" 2>/dev/null && kill -KILL "$p" 2>/dev/null
+  done
   pod system reset -f >/dev/null 2>&1
   grep -F " $W" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do
     umount -l "$m" 2>/dev/null
@@ -172,6 +176,17 @@ case_ podman/run "hi-podman" pod run --rm --network none --ulimit nofile=1024:10
 
 # --- nothing left ----------------------------------------------------------------------------------
 case_ leftovers/containerd "" bash -c "[ -z \"\$(ctr -a '$W/ctd.sock' c ls -q)\" ]"
+# Every shim exits once its last task is deleted (containerd asks it to shut down).
+shims_gone() {
+  for _ in $(seq 50); do
+    pgrep -f -- "-address $W/ctd.sock" >/dev/null || return 0
+    sleep 0.1
+  done
+  pgrep -af -- "-address $W/ctd.sock"
+  return 1
+}
+case_ leftovers/shims "" shims_gone
+case_ leftovers/bvisor-state "" bash -c "[ -z \"\$(ls /run/containerd/bvisor/default 2>/dev/null)\" ]"
 
 if [ "$fails" -gt 0 ]; then
   echo "containerd.sh: $fails case(s) failed (containerd log: tail below)"

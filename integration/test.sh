@@ -34,6 +34,9 @@ target/debug/bvisor-ledger-gate --ledger runtime/ledger.toml --junit target/next
 echo "== OCI conformance (runtime-tools validation) against bvisor, runc, crun"
 BVISOR_BIN="$root/target/debug/bvisor" integration/conformance.sh || status=1
 
+echo "== containerd (its runc v2 shim and containerd-shim-bvisor-v2) and podman driving bvisor"
+integration/containerd.sh || status=1
+
 if [ "$status" != 0 ]; then
   echo "FAILED"
 fi
