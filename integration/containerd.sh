@@ -20,11 +20,16 @@ root=$(repo_root)
 cd "$root"
 
 apt_install containerd podman umoci skopeo busybox-static jq
-[ -x target/debug/bvisor ] && [ -x target/debug/bvisor-launcher ] || cargo build --workspace --bins -q
-[ -x "target/$(rustc -vV | sed -n 's/^host: //p')/debug/bvisor-wasm" ] || build_wasm_runner debug
+# BVISOR_PROFILE=release (bench-containerd.sh) drives the release build instead.
+PROFILE=${BVISOR_PROFILE:-debug}
+rflag=()
+[ "$PROFILE" = release ] && rflag=(--release)
+[ -x "target/$PROFILE/bvisor" ] && [ -x "target/$PROFILE/containerd-shim-bvisor-v2" ] ||
+  cargo build "${rflag[@]}" --workspace --bins -q
+[ -x "target/$(rustc -vV | sed -n 's/^host: //p')/$PROFILE/bvisor-wasm" ] || build_wasm_runner "$PROFILE"
 bundles/linux/make-rootfs.sh
 bundles/wasm/make-rootfs.sh
-BVISOR=$root/target/debug/bvisor
+BVISOR=$root/target/$PROFILE/bvisor
 
 W=$(mktemp -d /tmp/bvisor-containerd.XXXXXX)
 CTD_PID=""
@@ -113,7 +118,7 @@ state = "$W/state"
   address = "$W/debug.sock"
 EOF
 # target/debug first on its PATH: containerd finds containerd-shim-bvisor-v2 there.
-PATH="$root/target/debug:$PATH" containerd --config "$W/config.toml" > "$W/containerd.log" 2>&1 &
+PATH="$root/target/$PROFILE:$PATH" containerd --config "$W/config.toml" > "$W/containerd.log" 2>&1 &
 CTD_PID=$!
 for _ in $(seq 100); do [ -S "$W/ctd.sock" ] && ctr_ version >/dev/null 2>&1 && break; sleep 0.1; done
 ctr_ version >/dev/null || { echo "containerd did not start: $(tail -5 "$W/containerd.log")"; exit 1; }
@@ -142,7 +147,7 @@ EXPECT_RC=1 case_ runc-shim/refused "refused: process.apparmorProfile" \
 case_ runc-shim/wasm "greeting: hello from the wasm bundle's rootfs" ctr_ run --rm "${R[@]}" "$WASM" rs-wasm
 
 # --- containerd-shim-bvisor-v2 -------------------------------------------------------------------
-if [ -x target/debug/containerd-shim-bvisor-v2 ]; then
+if [ -x "target/$PROFILE/containerd-shim-bvisor-v2" ]; then
   S=(--runtime io.containerd.bvisor.v2)
   case_ bvisor-shim/run "hello" ctr_ run --rm "${S[@]}" "$BB" bs-run /bin/echo hello
   EXPECT_RC=3 case_ bvisor-shim/exit-code "" ctr_ run --rm "${S[@]}" "$BB" bs-exit sh -c 'exit 3'
@@ -162,7 +167,7 @@ if [ -x target/debug/containerd-shim-bvisor-v2 ]; then
     ctr_ run --rm "${S[@]}" --apparmor-profile bvisor-test "$BB" bs-refused true
   case_ bvisor-shim/wasm "greeting: hello from the wasm bundle's rootfs" ctr_ run --rm "${S[@]}" "$WASM" bs-wasm
 else
-  echo "FAIL bvisor-shim: target/debug/containerd-shim-bvisor-v2 is not built"
+  echo "FAIL bvisor-shim: target/$PROFILE/containerd-shim-bvisor-v2 is not built"
   fails=$((fails + 1))
 fi
 
@@ -173,6 +178,31 @@ pod load -q -i "$W/busybox.tar" >/dev/null
 # in its bounding set), see /work/shared/notes/peers.md.
 case_ podman/run "hi-podman" pod run --rm --network none --ulimit nofile=1024:1024 \
   --ulimit nproc=4096:4096 "$BB" echo hi-podman
+
+# --- measurements (BVISOR_CTD_BENCH=1; integration/bench-containerd.sh sets it) --------------------
+if [ -n "${BVISOR_CTD_BENCH:-}" ]; then
+  apt_install hyperfine
+  n=0
+  next() { n=$((n + 1)); echo "$1-$n"; }
+  export -f next 2>/dev/null || true
+  A="$W/ctd.sock"
+  hyperfine -N -w 3 -r "${BVISOR_CTD_RUNS:-20}" --export-json "$W/ctd-bench.json" \
+    -n "bvisor shim, busybox true" "ctr -a $A run --rm --runtime io.containerd.bvisor.v2 $BB bench-b true" \
+    -n "runc v2 shim + runc, busybox true" "ctr -a $A run --rm --runc-binary $(command -v runc) $BB bench-r true" \
+    -n "bvisor shim, wasm hello" "ctr -a $A run --rm --runtime io.containerd.bvisor.v2 $WASM bench-w" \
+    >/dev/null
+  jq -r '.results | (.[0].median) as $b | .[] | "bench: \(.command | split(" ") | .[-2:] | join(" "))  median \((.median * 1000) | floor) ms  ratio to the bvisor shim \((.median / $b * 100 | floor) / 100)"' "$W/ctd-bench.json" || true
+  jq -r '.results[] | "  \(.command): median \((.median*1000*10|floor)/10) ms"' "$W/ctd-bench.json"
+  # Peak RSS of the shim serving one container.
+  for rt in "--runtime io.containerd.bvisor.v2" "--runc-binary $(command -v runc)"; do
+    # shellcheck disable=SC2086
+    ctr_ run -d $rt "$BB" bench-rss sleep 30 >/dev/null
+    sp=$(pgrep -f -- "-id bench-rss -address $W/ctd.sock" | head -1)
+    echo "bench: shim peak RSS ($rt): $(awk '/VmHWM/ {print $2, $3}' "/proc/$sp/status")"
+    ctr_ task kill -s KILL bench-rss >/dev/null; sleep 0.3
+    ctr_ task delete bench-rss >/dev/null 2>&1; ctr_ c rm bench-rss >/dev/null 2>&1
+  done
+fi
 
 # --- nothing left ----------------------------------------------------------------------------------
 case_ leftovers/containerd "" bash -c "[ -z \"\$(ctr -a '$W/ctd.sock' c ls -q)\" ]"
