@@ -41,6 +41,7 @@ pub fn create(o: &CreateOpts) -> Result<State> {
         crate::cli::log::warn(&format!("config.json: unknown property {u} ignored"));
     }
     let rootfs = loaded.rootfs();
+    refuse_host_root(&rootfs)?;
     let wasm = wasm::detect(&loaded.spec, &rootfs).map_err(Error::Other)?;
     // Read once: the planner's profile and the cgroup placement both need it.
     let hier = Hierarchies::discover().map_err(io("read cgroup hierarchies"))?;
@@ -318,6 +319,22 @@ pub fn teardown(dir: &StateDir, st: &State) {
         crate::cli::log::warn(&format!("teardown: {e}"));
     }
     let _ = dir.remove();
+}
+
+/// A root.path that resolves to the host's own `/` (`../../..` from the bundle, a symlink, or
+/// `/` itself) would give the container the whole host filesystem: refused by field.
+fn refuse_host_root(rootfs: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let (Ok(r), Ok(host)) = (std::fs::metadata(rootfs), std::fs::metadata("/")) else {
+        return Ok(()); // a missing rootfs is reported where it is opened
+    };
+    if (r.dev(), r.ino()) == (host.dev(), host.ino()) {
+        return Err(Error::Other(format!(
+            "root.path: {} resolves to the host's root directory; a container needs a root filesystem of its own",
+            rootfs.display()
+        )));
+    }
+    Ok(())
 }
 
 fn open_rootfs(rootfs: &Path) -> Result<OwnedFd> {
