@@ -70,13 +70,19 @@ pub fn apply(plan: &LaunchPlan) -> SysResult<()> {
             }
         }
     }
-    // A rootless user namespace has setgroups denied (an unprivileged gid_map needs that); with
-    // no additional gids asked there is nothing to set.
-    let denied = std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny");
-    if !(denied && p.additional_gids.is_empty()) {
-        // SAFETY: setgroups with a valid slice.
-        let r = unsafe { libc::setgroups(p.additional_gids.len(), p.additional_gids.as_ptr()) };
-        sys::check(r as i64, || format!("setgroups {:?}", p.additional_gids))?;
+    // SAFETY: setgroups with a valid slice.
+    let r = unsafe { libc::setgroups(p.additional_gids.len(), p.additional_gids.as_ptr()) };
+    // A rootless user namespace has setgroups denied (an unprivileged gid_map needs that): with
+    // no additional gids asked there was nothing to set. Only a failure looks at why.
+    let denied =
+        || std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny");
+    if r != 0 {
+        let errno = std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EPERM);
+        if !(p.additional_gids.is_empty() && denied()) {
+            return sys::fail(format!("setgroups {:?}", p.additional_gids), errno);
+        }
     }
     // Keep permitted capabilities across the uid change; capset below sets them exactly.
     sys::prctl(libc::PR_SET_KEEPCAPS, 1, "prctl PR_SET_KEEPCAPS")?;

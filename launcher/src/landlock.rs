@@ -26,15 +26,16 @@ fn abi(n: u32) -> SysResult<ABI> {
     })
 }
 
-fn rights(bits: u64, abi: ABI) -> SysResult<BitFlags<AccessFs>> {
-    let set = BitFlags::<AccessFs>::from_bits(bits).map_err(|_| {
-        sys_err(format!(
-            "landlock rights {bits:#x} are not filesystem rights"
-        ))
-    })?;
-    if !AccessFs::from_all(abi).contains(set) {
+/// `bits` as a set of `T` rights (filesystem, network or scopes), every one known to `abi`.
+fn known<T: Access>(bits: u64, abi: ABI, what: &str) -> SysResult<BitFlags<T>>
+where
+    BitFlags<T>: TryFrom<u64>,
+{
+    let set = BitFlags::<T>::try_from(bits)
+        .map_err(|_| sys_err(format!("landlock {what} {bits:#x}: unknown bits")))?;
+    if !T::from_all(abi).contains(set) {
         return sys::fail(
-            format!("landlock rights {bits:#x} are not all in ABI {abi:?}"),
+            format!("landlock {what} {bits:#x} are not all in ABI {abi:?}"),
             libc::EINVAL,
         );
     }
@@ -48,34 +49,10 @@ fn sys_err(what: String) -> sys::SysError {
     }
 }
 
-fn net_rights(bits: u64, abi: ABI) -> SysResult<BitFlags<AccessNet>> {
-    let set = BitFlags::<AccessNet>::from_bits(bits)
-        .map_err(|_| sys_err(format!("landlock network rights {bits:#x}: unknown bits")))?;
-    if !AccessNet::from_all(abi).contains(set) {
-        return sys::fail(
-            format!("landlock network rights {bits:#x} are not all in ABI {abi:?}"),
-            libc::EINVAL,
-        );
-    }
-    Ok(set)
-}
-
-fn scopes(bits: u64, abi: ABI) -> SysResult<BitFlags<Scope>> {
-    let set = BitFlags::<Scope>::from_bits(bits)
-        .map_err(|_| sys_err(format!("landlock scopes {bits:#x}: unknown bits")))?;
-    if !Scope::from_all(abi).contains(set) {
-        return sys::fail(
-            format!("landlock scopes {bits:#x} are not all in ABI {abi:?}"),
-            libc::EINVAL,
-        );
-    }
-    Ok(set)
-}
-
 /// Build the ruleset and restrict this process; fails unless fully enforced.
 pub fn apply(plan: &LandlockPlan) -> SysResult<()> {
     let abi = abi(plan.abi)?;
-    let handled = rights(plan.handled_fs, abi)?;
+    let handled = known::<AccessFs>(plan.handled_fs, abi, "filesystem rights")?;
     let lerr = |what: &str, e: &dyn std::fmt::Display| sys::SysError {
         what: format!("landlock {what}: {e}"),
         errno: libc::EPERM,
@@ -88,12 +65,12 @@ pub fn apply(plan: &LandlockPlan) -> SysResult<()> {
     }
     if plan.handled_net != 0 {
         ruleset = ruleset
-            .handle_access(net_rights(plan.handled_net, abi)?)
+            .handle_access(known::<AccessNet>(plan.handled_net, abi, "network rights")?)
             .map_err(|e| lerr("handle_access network", &e))?;
     }
     if plan.scoped != 0 {
         ruleset = ruleset
-            .scope(scopes(plan.scoped, abi)?)
+            .scope(known::<Scope>(plan.scoped, abi, "scopes")?)
             .map_err(|e| lerr("scope", &e))?;
     }
     let mut created = ruleset
@@ -101,13 +78,13 @@ pub fn apply(plan: &LandlockPlan) -> SysResult<()> {
         .map_err(|e| lerr("create ruleset", &e))?
         .no_new_privs(false);
     for r in &plan.net_rules {
-        let access = net_rights(r.access, abi)?;
+        let access = known::<AccessNet>(r.access, abi, "network rights")?;
         created = created
             .add_rule(NetPort::new(r.port, access))
             .map_err(|e| lerr(&format!("rule port {}", r.port), &e))?;
     }
     for r in &plan.path_rules {
-        let access = rights(r.access, abi)?;
+        let access = known::<AccessFs>(r.access, abi, "filesystem rights")?;
         let fd = PathFd::new(&r.path).map_err(|e| lerr(&format!("open {}", r.path), &e))?;
         created = created
             .add_rule(PathBeneath::new(fd, access))

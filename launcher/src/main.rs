@@ -162,11 +162,14 @@ fn container_init(plan: &LaunchPlan, rep: &mut Reporter) -> Result<(), ()> {
             identity::seccomp(s)
         })?;
     }
-    for l in [&plan.landlock, &plan.process_landlock]
-        .into_iter()
-        .flatten()
-    {
-        if early_seccomp {
+    // The root.readonly layer and the config's own ruleset: two stacked domains.
+    let landlock_layers = || {
+        [&plan.landlock, &plan.process_landlock]
+            .into_iter()
+            .flatten()
+    };
+    if early_seccomp {
+        for l in landlock_layers() {
             // Without no_new_privs, restrict_self needs CAP_SYS_ADMIN, which step 5 may drop.
             rep.step(4, "landlock (before dropping privileges)", || {
                 landlock::apply(l)
@@ -177,11 +180,8 @@ fn container_init(plan: &LaunchPlan, rep: &mut Reporter) -> Result<(), ()> {
     rep.step(6, "privileges", || {
         identity::no_new_privileges(&plan.process)
     })?;
-    for l in [&plan.landlock, &plan.process_landlock]
-        .into_iter()
-        .flatten()
-    {
-        if !early_seccomp {
+    if !early_seccomp {
+        for l in landlock_layers() {
             rep.step(6, "landlock", || landlock::apply(l))?;
         }
     }

@@ -22,10 +22,7 @@ pub fn enter(plan: &LaunchPlan, rep: &mut Reporter) -> Result<Side, ()> {
     // SAFETY: geteuid cannot fail.
     let rootless = unsafe { libc::geteuid() } != 0 && flags & libc::CLONE_NEWUSER as u64 != 0;
     let dumpable = if rootless {
-        match rep.step(2, "rootless map handshake", pipe) {
-            Ok(p) => Some(p),
-            Err(()) => return Err(()),
-        }
+        Some(rep.step(2, "rootless map handshake", pipe)?)
     } else {
         None
     };
@@ -134,11 +131,7 @@ fn prepare(plan: &LaunchPlan) -> SysResult<(u64, (i32, i32))> {
         .iter()
         .filter(|n| n.join_fd.is_none())
         .fold(0u64, |f, n| f | n.kind.clone_flag());
-    let mut p = [0i32; 2];
-    // SAFETY: p has room for two fds.
-    let r = unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) };
-    sys::check(r as i64, || "pipe2".into())?;
-    Ok((flags, (p[0], p[1])))
+    Ok((flags, pipe()?))
 }
 
 fn pipe() -> SysResult<(i32, i32)> {
