@@ -225,10 +225,10 @@ pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
     cvt(unsafe { libc::kill(pid, sig) } as i64).map(|_| ())
 }
 
-/// Wait for a child; returns its exit status decoded as a shell would (128+signal).
 /// Wait for `pid` and return its exit code, reaping every other child on the way: `run` and
 /// `exec` are subreapers, so the container's orphans (without a pid namespace of its own) are
-/// re-parented to us and would stay zombies until we exit.
+/// re-parented to us and would stay zombies until we exit. The code is decoded as a shell would
+/// (128 + signal).
 pub fn wait_exit_code(pid: i32) -> io::Result<i32> {
     let mut status = 0;
     loop {

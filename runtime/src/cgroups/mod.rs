@@ -78,8 +78,6 @@ pub fn relative_path(cgroups_path: Option<&Path>, id: &str) -> Result<PathBuf, S
 }
 
 impl CgroupSet {
-    /// Create the container's cgroup in every hierarchy. On error, whatever was created is
-    /// removed again.
     /// The set [`CgroupSet::create`] would make, without making anything: recorded in the
     /// state before the first mkdir, so a runtime killed in the middle leaves a state that
     /// names every directory it may have made (`delete --force` removes the ones that exist).
@@ -109,6 +107,8 @@ impl CgroupSet {
         set
     }
 
+    /// Create the container's cgroup in every hierarchy. On error, whatever was created is
+    /// removed again.
     pub fn create(h: &Hierarchies, rel: &Path) -> io::Result<CgroupSet> {
         let mut set = CgroupSet::default();
         for hier in &h.all {

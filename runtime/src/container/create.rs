@@ -129,10 +129,8 @@ pub fn create(o: &CreateOpts) -> Result<State> {
         // that `delete --force` can clean up completely.
         if no_cgroups.is_none() {
             st.cgroups = CgroupSet::planned(&hier, &cg_rel);
-        }
-        dir.save(&st)?;
-        crate::fault::point("planned");
-        if no_cgroups.is_none() {
+            dir.save(&st)?;
+            crate::fault::point("planned");
             st.cgroups = match CgroupSet::create(&hier, &cg_rel) {
                 Ok(set) => set,
                 Err(e) => {
@@ -205,10 +203,7 @@ fn build_and_launch(
     let (runtime_end, launcher_end) = sys::socketpair_seqpacket().map_err(io("socketpair"))?;
     let procs = st.cgroups.open_entry().map_err(io("cgroup tasks"))?;
 
-    let mut lay = FdLayout::new(o.preserve_fds)?;
-    if let Some(s) = o.stdio {
-        lay.stdio(s)?;
-    }
+    let mut lay = FdLayout::new(o.preserve_fds, o.stdio)?;
     let mut fds = Fds {
         control: lay.add(launcher_end.as_raw_fd())?,
         exec_fifo: Some(lay.add(fifo.as_raw_fd())?),
@@ -224,12 +219,7 @@ fn build_and_launch(
     for (k, f) in &join {
         fds.join.push((*k, lay.add(f.as_raw_fd())?));
     }
-    for p in &procs.v1_tasks {
-        fds.cgroup_tasks.push(lay.add(p.as_raw_fd())?);
-    }
-    if let Some(d) = &procs.v2_dir {
-        fds.cgroup_v2 = Some(lay.add(d.as_raw_fd())?);
-    }
+    lay.add_cgroups(&procs, &mut fds)?;
     let hooks = st.config.hooks().clone().unwrap_or_default();
     #[allow(deprecated)]
     let sync_hooks = [

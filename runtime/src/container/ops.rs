@@ -315,10 +315,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     drop(pidfd);
     let procs = st.cgroups.open_entry().map_err(io("cgroup tasks"))?;
     let (runtime_end, launcher_end) = sys::socketpair_seqpacket().map_err(io("socketpair"))?;
-    let mut lay = FdLayout::new(o.preserve_fds)?;
-    if let Some(s) = o.stdio {
-        lay.stdio(s)?;
-    }
+    let mut lay = FdLayout::new(o.preserve_fds, o.stdio)?;
     let mut fds = Fds {
         control: lay.add(launcher_end.as_raw_fd())?,
         preserve_fds: o.preserve_fds,
@@ -330,12 +327,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     for (k, f) in &joins {
         fds.join.push((*k, lay.add(f.as_raw_fd())?));
     }
-    for p in &procs.v1_tasks {
-        fds.cgroup_tasks.push(lay.add(p.as_raw_fd())?);
-    }
-    if let Some(d) = &procs.v2_dir {
-        fds.cgroup_v2 = Some(lay.add(d.as_raw_fd())?);
-    }
+    lay.add_cgroups(&procs, &mut fds)?;
     let join_targets = fds.join.clone();
     let mut plan = launch::build(Inputs {
         id: &o.id,

@@ -1,6 +1,8 @@
 //! Start the sealed launcher with a plan and follow its reports.
 
+use super::launch::Fds;
 use super::{io, Error, Result};
+use crate::cgroups::CgroupEntry;
 use crate::sys;
 use bvisor_launcher::{Command as LauncherCommand, LaunchPlan, Report};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -33,40 +35,53 @@ fn staging_min() -> RawFd {
 /// stdio and the preserved fds.
 pub struct FdLayout {
     next: RawFd,
+    /// Where staged copies go (see [`staging_min`]), read once per layout.
+    staging: RawFd,
     moves: Vec<(OwnedFd, RawFd)>,
 }
 
 impl FdLayout {
-    pub fn new(preserve_fds: u32) -> Result<FdLayout> {
+    /// `stdio`: the launcher's (and so the workload's) stdin, stdout and stderr instead of ours;
+    /// the containerd shim hands its FIFOs here, the CLI leaves its own stdio inherited.
+    pub fn new(preserve_fds: u32, stdio: Option<[RawFd; 3]>) -> Result<FdLayout> {
         let next = 3 + preserve_fds as RawFd;
-        if next + 64 >= staging_min() {
+        let staging = staging_min();
+        if next + 64 >= staging {
             return Err(Error::Other(format!(
                 "--preserve-fds {preserve_fds} is too many"
             )));
         }
-        Ok(FdLayout {
+        let mut lay = FdLayout {
             next,
+            staging,
             moves: Vec::new(),
-        })
-    }
-
-    /// The launcher's (and so the workload's) stdin, stdout and stderr, instead of ours. The
-    /// containerd shim hands its FIFOs or pipes here; the CLI leaves its own stdio inherited.
-    pub fn stdio(&mut self, fds: [RawFd; 3]) -> Result<()> {
-        for (target, fd) in fds.into_iter().enumerate() {
-            let staged = sys::dup_above(fd, staging_min()).map_err(io("dup stdio for launcher"))?;
-            self.moves.push((staged, target as RawFd));
+        };
+        for (target, fd) in stdio.into_iter().flatten().enumerate() {
+            let staged = sys::dup_above(fd, staging).map_err(io("dup stdio for launcher"))?;
+            lay.moves.push((staged, target as RawFd));
         }
-        Ok(())
+        Ok(lay)
     }
 
     /// Hand `fd` to the launcher; returns its number there.
     pub fn add(&mut self, fd: RawFd) -> Result<RawFd> {
-        let staged = sys::dup_above(fd, staging_min()).map_err(io("dup fd for launcher"))?;
+        let staged = sys::dup_above(fd, self.staging).map_err(io("dup fd for launcher"))?;
         let target = self.next;
         self.next += 1;
         self.moves.push((staged, target));
         Ok(target)
+    }
+
+    /// Hand the launcher its way into the container's cgroups (v1 `tasks` files, the v2
+    /// directory), recording their numbers in `fds`.
+    pub fn add_cgroups(&mut self, e: &CgroupEntry, fds: &mut Fds) -> Result<()> {
+        for t in &e.v1_tasks {
+            fds.cgroup_tasks.push(self.add(t.as_raw_fd())?);
+        }
+        if let Some(d) = &e.v2_dir {
+            fds.cgroup_v2 = Some(self.add(d.as_raw_fd())?);
+        }
+        Ok(())
     }
 }
 
@@ -83,7 +98,7 @@ pub fn launch(plan: &LaunchPlan, mut layout: FdLayout, runtime_end: OwnedFd) -> 
     let exe_path = super::launcher_path();
     let exe = sys::sealed_copy_of(&exe_path, "bvisor-launcher")
         .map_err(io(format!("launcher {}", exe_path.display())))?;
-    let exe = sys::dup_above(exe.as_raw_fd(), staging_min()).map_err(io("dup launcher"))?;
+    let exe = sys::dup_above(exe.as_raw_fd(), layout.staging).map_err(io("dup launcher"))?;
     let moves: Vec<(RawFd, RawFd)> = layout
         .moves
         .iter()
