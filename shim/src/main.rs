@@ -22,7 +22,6 @@ use shim::protos::protobuf::MessageDyn;
 use shim::synchronous::publisher::RemotePublisher;
 use shim::{api, Config, DeleteResponse, ExitSignal, Flags, TtrpcContext, TtrpcResult};
 use std::collections::HashMap;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 
@@ -47,6 +46,18 @@ struct Container {
     execs: HashMap<String, Proc>,
     /// containerd handed us rootfs mounts, mounted at `<bundle>/rootfs`.
     rootfs_mounted: bool,
+}
+
+impl Container {
+    /// The init (empty exec id) or the exec'd process `exec_id`.
+    fn process(&self, exec_id: &str) -> TtrpcResult<&Proc> {
+        if exec_id.is_empty() {
+            return Ok(&self.init);
+        }
+        self.execs
+            .get(exec_id)
+            .ok_or_else(|| not_found(&format!("exec {exec_id}")))
+    }
 }
 
 #[derive(Default)]
@@ -283,10 +294,10 @@ impl shim::Task for Service {
                 root: self.0.root.clone(),
                 id: req.id.clone(),
                 bundle: bundle.clone(),
-                stdio: Some([io[0].as_raw_fd(), io[1].as_raw_fd(), io[2].as_raw_fd()]),
+                stdio: Some(stdio::raw(&io)),
                 ..Default::default()
             })
-            .map_err(|e| err(format!("{e:#}")))
+            .map_err(err)
         });
         let st = match created {
             Ok(st) => st,
@@ -335,7 +346,7 @@ impl shim::Task for Service {
     ) -> TtrpcResult<api::StartResponse> {
         if req.exec_id.is_empty() {
             let pid = self.with(&req.id, |c| Ok(c.init.pid))?;
-            bvisor::container::start(&self.0.root, &req.id).map_err(|e| err(format!("{e:#}")))?;
+            bvisor::container::start(&self.0.root, &req.id).map_err(err)?;
             self.publish(
                 "/tasks/start",
                 Box::new(ev::TaskStart {
@@ -368,9 +379,9 @@ impl shim::Task for Service {
             console_socket: None,
             preserve_fds: 0,
             strict: false,
-            stdio: Some([io[0].as_raw_fd(), io[1].as_raw_fd(), io[2].as_raw_fd()]),
+            stdio: Some(stdio::raw(&io)),
         })
-        .map_err(|e| err(format!("{e:#}")))?;
+        .map_err(err)?;
         drop(io);
         {
             let mut t = self.0.tasks.lock().unwrap();
@@ -406,13 +417,7 @@ impl shim::Task for Service {
         req: api::StateRequest,
     ) -> TtrpcResult<api::StateResponse> {
         let (bundle, pid, exit, io, started) = self.with(&req.id, |c| {
-            let p = if req.exec_id.is_empty() {
-                &c.init
-            } else {
-                c.execs
-                    .get(&req.exec_id)
-                    .ok_or_else(|| not_found(&format!("exec {}", req.exec_id)))?
-            };
+            let p = c.process(&req.exec_id)?;
             Ok((
                 c.bundle.clone(),
                 p.pid,
@@ -454,7 +459,7 @@ impl shim::Task for Service {
     fn kill(&self, _ctx: &TtrpcContext, req: api::KillRequest) -> TtrpcResult<api::Empty> {
         if req.exec_id.is_empty() {
             bvisor::container::kill(&self.0.root, &req.id, req.signal as i32, req.all)
-                .map_err(|e| err(format!("{e:#}")))?;
+                .map_err(err)?;
             return Ok(api::Empty::new());
         }
         let pid = self.with(&req.id, |c| {
@@ -511,13 +516,7 @@ impl shim::Task for Service {
                 .containers
                 .get(&req.id)
                 .ok_or_else(|| not_found(&format!("container {}", req.id)))?;
-            let p = if req.exec_id.is_empty() {
-                &c.init
-            } else {
-                c.execs
-                    .get(&req.exec_id)
-                    .ok_or_else(|| not_found(&format!("exec {}", req.exec_id)))?
-            };
+            let p = c.process(&req.exec_id)?;
             if let Some((code, at)) = &p.exit {
                 return Ok(api::WaitResponse {
                     exit_status: *code,
@@ -548,8 +547,7 @@ impl shim::Task for Service {
                 ..Default::default()
             });
         }
-        bvisor::container::delete(&self.0.root, &req.id, true)
-            .map_err(|e| err(format!("{e:#}")))?;
+        bvisor::container::delete(&self.0.root, &req.id, true).map_err(err)?;
         let c = self
             .0
             .tasks
@@ -581,8 +579,7 @@ impl shim::Task for Service {
     }
 
     fn pids(&self, _ctx: &TtrpcContext, req: api::PidsRequest) -> TtrpcResult<api::PidsResponse> {
-        let pids =
-            bvisor::container::pids(&self.0.root, &req.id).map_err(|e| err(format!("{e:#}")))?;
+        let pids = bvisor::container::pids(&self.0.root, &req.id).map_err(err)?;
         Ok(api::PidsResponse {
             processes: pids
                 .into_iter()
@@ -596,7 +593,7 @@ impl shim::Task for Service {
     }
 
     fn pause(&self, _ctx: &TtrpcContext, req: api::PauseRequest) -> TtrpcResult<api::Empty> {
-        bvisor::container::pause(&self.0.root, &req.id, true).map_err(|e| err(format!("{e:#}")))?;
+        bvisor::container::pause(&self.0.root, &req.id, true).map_err(err)?;
         self.publish(
             "/tasks/paused",
             Box::new(ev::TaskPaused {
@@ -608,8 +605,7 @@ impl shim::Task for Service {
     }
 
     fn resume(&self, _ctx: &TtrpcContext, req: api::ResumeRequest) -> TtrpcResult<api::Empty> {
-        bvisor::container::pause(&self.0.root, &req.id, false)
-            .map_err(|e| err(format!("{e:#}")))?;
+        bvisor::container::pause(&self.0.root, &req.id, false).map_err(err)?;
         self.publish(
             "/tasks/resumed",
             Box::new(ev::TaskResumed {

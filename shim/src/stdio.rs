@@ -14,6 +14,11 @@ pub fn open(stdin: &str, stdout: &str, stderr: &str) -> io::Result<[OwnedFd; 3]>
     ])
 }
 
+/// The numbers of `open`'s fds, as the library's create and exec take them.
+pub fn raw(io: &[OwnedFd; 3]) -> [std::os::fd::RawFd; 3] {
+    io.each_ref().map(std::os::fd::AsRawFd::as_raw_fd)
+}
+
 fn fifo(path: &str, mode: i32) -> io::Result<OwnedFd> {
     if path.is_empty() {
         return raw_open("/dev/null", libc::O_RDWR);
