@@ -72,15 +72,15 @@ pod() {
 }
 
 # case NAME EXPECTED-SUBSTRING COMMAND...: PASS when the command's output contains the string
-# (and, with EXPECT_RC set, it exits with that code).
+# and it exits with EXPECT_RC (default 0).
 case_() {
   local name=$1 want=$2 out rc=0
   shift 2
   out=$("$@" 2>&1) || rc=$?
-  if [[ "$out" == *"$want"* ]] && { [ -z "${EXPECT_RC:-}" ] || [ "$rc" = "$EXPECT_RC" ]; }; then
+  if [[ "$out" == *"$want"* ]] && [ "$rc" = "${EXPECT_RC:-0}" ]; then
     echo "PASS $name"
   else
-    echo "FAIL $name (exit $rc, wanted \"$want\"${EXPECT_RC:+ and exit $EXPECT_RC}): $(echo "$out" | tail -n 3)"
+    echo "FAIL $name (exit $rc, wanted \"$want\" and exit ${EXPECT_RC:-0}): $(echo "$out" | tail -n 3)"
     fails=$((fails + 1))
   fi
 }
@@ -125,47 +125,38 @@ ctr_ version >/dev/null || { echo "containerd did not start: $(tail -5 "$W/conta
 ctr_ images import "$W/busybox.tar" >/dev/null
 ctr_ images import "$W/wasm.tar" >/dev/null
 
-# --- containerd's runc v2 shim, bvisor as the runc binary --------------------------------------
-R=(--runc-binary "$BVISOR")
-case_ runc-shim/run "hello" ctr_ run --rm "${R[@]}" "$BB" rs-run /bin/echo hello
-EXPECT_RC=3 case_ runc-shim/exit-code "" ctr_ run --rm "${R[@]}" "$BB" rs-exit sh -c 'exit 3'
-ctr_ run -d "${R[@]}" "$BB" rs-task sleep 300 >/dev/null
-case_ runc-shim/exec "hi-exec" ctr_ task exec --exec-id e1 rs-task echo hi-exec
-case_ runc-shim/ps "PID" ctr_ task ps rs-task
-ctr_ task pause rs-task
-case_ runc-shim/pause "PAUSED" ctr_ task ls
-ctr_ task resume rs-task
-case_ runc-shim/resume "RUNNING" ctr_ task ls
-ctr_ task kill -s KILL rs-task
-for _ in $(seq 50); do ctr_ task ls | grep -q "rs-task.*STOPPED" && break; sleep 0.1; done
-case_ runc-shim/kill "STOPPED" ctr_ task ls
-ctr_ task delete rs-task >/dev/null
-ctr_ c rm rs-task
-case_ runc-shim/delete "" bash -c "! ctr -a '$W/ctd.sock' c ls -q | grep -qx rs-task"
-EXPECT_RC=1 case_ runc-shim/refused "refused: process.apparmorProfile" \
-  ctr_ run --rm "${R[@]}" --apparmor-profile bvisor-test "$BB" rs-refused true
-case_ runc-shim/wasm "greeting: hello from the wasm bundle's rootfs" ctr_ run --rm "${R[@]}" "$WASM" rs-wasm
+# --- the same cases under both shims -----------------------------------------------------------
+# lifecycle NAME ID-PREFIX RUNTIME-ARGS...: run, exit code, a detached task's exec, ps, pause,
+# resume, kill and delete, a refusal surfacing as containerd's error, and the wasm image.
+lifecycle() {
+  local name=$1 p=$2
+  shift 2
+  local rt=("$@")
+  case_ "$name/run" "hello" ctr_ run --rm "${rt[@]}" "$BB" "$p-run" /bin/echo hello
+  EXPECT_RC=3 case_ "$name/exit-code" "" ctr_ run --rm "${rt[@]}" "$BB" "$p-exit" sh -c 'exit 3'
+  ctr_ run -d "${rt[@]}" "$BB" "$p-task" sleep 300 >/dev/null
+  case_ "$name/exec" "hi-exec" ctr_ task exec --exec-id e1 "$p-task" echo hi-exec
+  case_ "$name/ps" "PID" ctr_ task ps "$p-task"
+  ctr_ task pause "$p-task"
+  case_ "$name/pause" "PAUSED" ctr_ task ls
+  ctr_ task resume "$p-task"
+  case_ "$name/resume" "RUNNING" ctr_ task ls
+  ctr_ task kill -s KILL "$p-task"
+  for _ in $(seq 50); do ctr_ task ls | grep -q "$p-task.*STOPPED" && break; sleep 0.1; done
+  case_ "$name/kill" "STOPPED" ctr_ task ls
+  ctr_ task delete "$p-task" >/dev/null
+  ctr_ c rm "$p-task"
+  case_ "$name/delete" "" bash -c "! ctr -a '$W/ctd.sock' c ls -q | grep -qx '$p-task'"
+  EXPECT_RC=1 case_ "$name/refused" "refused: process.apparmorProfile" \
+    ctr_ run --rm "${rt[@]}" --apparmor-profile bvisor-test "$BB" "$p-refused" true
+  case_ "$name/wasm" "greeting: hello from the wasm bundle's rootfs" \
+    ctr_ run --rm "${rt[@]}" "$WASM" "$p-wasm"
+}
 
-# --- containerd-shim-bvisor-v2 -------------------------------------------------------------------
+# containerd's own runc v2 shim with bvisor as its runc binary, then containerd-shim-bvisor-v2.
+lifecycle runc-shim rs --runc-binary "$BVISOR"
 if [ -x "target/$PROFILE/containerd-shim-bvisor-v2" ]; then
-  S=(--runtime io.containerd.bvisor.v2)
-  case_ bvisor-shim/run "hello" ctr_ run --rm "${S[@]}" "$BB" bs-run /bin/echo hello
-  EXPECT_RC=3 case_ bvisor-shim/exit-code "" ctr_ run --rm "${S[@]}" "$BB" bs-exit sh -c 'exit 3'
-  ctr_ run -d "${S[@]}" "$BB" bs-task sleep 300 >/dev/null
-  case_ bvisor-shim/exec "hi-exec" ctr_ task exec --exec-id e1 bs-task echo hi-exec
-  case_ bvisor-shim/ps "PID" ctr_ task ps bs-task
-  ctr_ task pause bs-task
-  case_ bvisor-shim/pause "PAUSED" ctr_ task ls
-  ctr_ task resume bs-task
-  case_ bvisor-shim/resume "RUNNING" ctr_ task ls
-  ctr_ task kill -s KILL bs-task
-  for _ in $(seq 50); do ctr_ task ls | grep -q "bs-task.*STOPPED" && break; sleep 0.1; done
-  case_ bvisor-shim/kill "STOPPED" ctr_ task ls
-  ctr_ task delete bs-task >/dev/null
-  ctr_ c rm bs-task
-  EXPECT_RC=1 case_ bvisor-shim/refused "refused: process.apparmorProfile" \
-    ctr_ run --rm "${S[@]}" --apparmor-profile bvisor-test "$BB" bs-refused true
-  case_ bvisor-shim/wasm "greeting: hello from the wasm bundle's rootfs" ctr_ run --rm "${S[@]}" "$WASM" bs-wasm
+  lifecycle bvisor-shim bs --runtime io.containerd.bvisor.v2
 else
   echo "FAIL bvisor-shim: target/$PROFILE/containerd-shim-bvisor-v2 is not built"
   fails=$((fails + 1))
