@@ -30,6 +30,16 @@ fn parallel_cycles_leave_nothing() {
             std::thread::spawn(move || {
                 h.run(&["create", "--bundle", &bundle, &id]).expect_ok();
                 h.run(&["start", &id]).expect_ok();
+                // Control: mid-cycle the things the final scan looks for do exist.
+                assert!(h.state_dir(&id).exists(), "{id}: no state dir");
+                assert!(
+                    !existing_container_cgroups(&id).is_empty(),
+                    "{id}: no cgroups"
+                );
+                assert!(
+                    !processes_of_container(&id).is_empty(),
+                    "{id}: no processes"
+                );
                 h.run(&["kill", &id, "KILL"]).expect_ok();
                 // delete waits briefly for a just-killed init; retry a loaded machine.
                 let deadline = Instant::now() + Duration::from_secs(20);
