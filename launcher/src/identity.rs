@@ -129,7 +129,25 @@ pub fn apply(plan: &LaunchPlan) -> SysResult<()> {
         // SAFETY: umask cannot fail.
         unsafe { libc::umask(mask as libc::mode_t) };
     }
-    sys::chdir(&p.cwd)
+    enter_cwd(&p.cwd)
+}
+
+/// chdir into `cwd` resolved inside the container's root (`/` here, after pivot_root or the
+/// mount namespace join) and never through a /proc magic link: a `/proc/self/fd/N` cwd naming
+/// a directory fd the launcher holds (the leaked-fd escape class, runc CVE-2024-21626) fails
+/// with ELOOP instead of landing outside the root. Opened with the workload's credentials, so
+/// search permission is checked as chdir would.
+fn enter_cwd(cwd: &str) -> SysResult<()> {
+    let root = sys::open_path("/", libc::O_PATH | libc::O_DIRECTORY)?;
+    let dir = sys::open_in_root(root, cwd, libc::O_PATH | libc::O_DIRECTORY, 0);
+    sys::close(root);
+    let dir = dir.map_err(|e| sys::SysError {
+        what: format!("process.cwd {cwd} (resolved in the container root)"),
+        errno: e.errno,
+    })?;
+    let r = sys::fchdir(dir);
+    sys::close(dir);
+    r
 }
 
 /// Step 6.

@@ -41,6 +41,7 @@ pub const MECHANISMS: &[&str] = &[
     "mount:flags",
     "mount:propagation",
     "mount:resolve-in-root",
+    "openat2:cwd-in-root",
     "pivot_root",
     "ms_move+chroot",
     "mount:masked-paths",

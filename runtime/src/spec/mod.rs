@@ -95,19 +95,21 @@ pub fn load(bundle: &Path) -> Result<LoadedSpec, SpecError> {
 
 /// Parse config bytes (also used by fuzzing and unit tests).
 pub fn parse(bytes: &[u8], bundle: PathBuf, path: &Path) -> Result<LoadedSpec, SpecError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| SpecError::Parse {
-        path: path.to_path_buf(),
-        detail: format!("not UTF-8: {e}"),
-    })?;
     // serde_json recurses; its default recursion limit (128) turns deep nesting into an error,
-    // never a stack overflow.
-    let spec: Spec = serde_json::from_str(text).map_err(|e| SpecError::Parse {
-        path: path.to_path_buf(),
-        detail: e.to_string(),
-    })?;
+    // never a stack overflow; a non-UTF-8 string is an error at its field. The error names the JSON path of the bad value (a type-confused
+    // `process.user.uid` says so), with serde_json's line and column.
+    let spec: Spec =
+        serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(bytes))
+            .map_err(|e| SpecError::Parse {
+                path: path.to_path_buf(),
+                detail: match e.path().to_string().as_str() {
+                    "." => e.inner().to_string(),
+                    p => format!("{p}: {}", e.inner()),
+                },
+            })?;
     // Parsed a second time as plain JSON (errors keep their line and column above): the
     // properties oci-spec dropped are the ones this tree has and the re-serialized Spec lacks.
-    let raw: serde_json::Value = serde_json::from_str(text).map_err(|e| SpecError::Parse {
+    let raw: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| SpecError::Parse {
         path: path.to_path_buf(),
         detail: e.to_string(),
     })?;

@@ -1,0 +1,629 @@
+//! Hostile input (issue 9): malformed configs and ids, working directories that point out of
+//! the rootfs, host fds that could leak in, and a container process trying to overwrite the
+//! runtime's binaries. Each check reads ground truth (the state root, /proc/<pid>/cwd and
+//! /proc/<pid>/fd from the host, hashes of the host binaries) and has a control showing the
+//! same probe sees the effect when the defense is not in the way.
+
+use bvisor_tests::*;
+use serde_json::json;
+use std::fs;
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Entries of the test's state root (absent counts as empty).
+fn state_entries(h: &Harness) -> Vec<String> {
+    fs::read_dir(&h.root)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Every malformed config or id gets exactly one error line naming the field, a non-zero exit
+/// that is not a panic, and nothing in the state root, no cgroup and no process.
+#[test]
+fn malformed_input_gets_one_clear_error_and_creates_nothing() {
+    if !require_root() {
+        return;
+    }
+    let h = Harness::new("malformed_input");
+    let b = h.bundle();
+    b.save();
+    let good = fs::read(b.dir.join("config.json")).unwrap();
+    let with = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut v = b.config.clone();
+        edit(&mut v);
+        serde_json::to_vec(&v).unwrap()
+    };
+    let mut non_utf8 = with(&|v| v["hostname"] = json!("HOSTNAME_HERE"));
+    let at = non_utf8
+        .windows(13)
+        .position(|w| w == b"HOSTNAME_HERE")
+        .unwrap();
+    non_utf8.splice(at..at + 13, [0xff, 0xfe, b'x']);
+    let depth = 100_000;
+    let deep = format!("{{\"process\":{}{}}}", "[".repeat(depth), "]".repeat(depth)).into_bytes();
+    let mut huge = b.config.clone();
+    huge["annotations"] = json!({"big": "x".repeat(100 << 20)});
+    let huge = serde_json::to_vec(&huge).unwrap();
+
+    // (case, config bytes, id, text the one error line must contain)
+    let long_id = "a".repeat(1024);
+    let cases: Vec<(&str, Vec<u8>, &str, &str)> = vec![
+        ("truncated", good[..good.len() / 2].to_vec(), "ok", "EOF"),
+        ("non-UTF-8", non_utf8, "ok", "hostname"),
+        ("100000 levels deep", deep, "ok", "process"),
+        ("100 MB", huge, "ok", "limit"),
+        (
+            "process is a string",
+            with(&|v| v["process"] = json!("sh")),
+            "ok",
+            "process",
+        ),
+        (
+            "args is a number",
+            with(&|v| v["process"]["args"] = json!(5)),
+            "ok",
+            "process.args",
+        ),
+        (
+            "uid is a string",
+            with(&|v| v["process"]["user"]["uid"] = json!("root")),
+            "ok",
+            "process.user.uid",
+        ),
+        (
+            "mounts is a map",
+            with(&|v| v["mounts"] = json!({})),
+            "ok",
+            "mounts",
+        ),
+        (
+            "args empty",
+            with(&|v| v["process"]["args"] = json!([])),
+            "ok",
+            "process.args",
+        ),
+        (
+            "no root",
+            with(&|v| {
+                v.as_object_mut().unwrap().remove("root");
+            }),
+            "ok",
+            "root",
+        ),
+        (
+            "rootfs missing",
+            with(&|v| v["root"]["path"] = json!("no-such-rootfs")),
+            "ok",
+            "root.path",
+        ),
+        (
+            "rootfs climbs to the host's /",
+            with(&|v| v["root"]["path"] = json!("../../../../../../../../../..")),
+            "ok",
+            "root.path",
+        ),
+        (
+            "cwd relative",
+            with(&|v| v["process"]["cwd"] = json!("tmp")),
+            "ok",
+            "process.cwd",
+        ),
+        ("id ../x", good.clone(), "../x", "container id"),
+        ("id a/b", good.clone(), "a/b", "container id"),
+        ("id empty", good.clone(), "", "container id"),
+        ("id 1 KB", good.clone(), &long_id, "container id"),
+    ];
+    let bundle = b.dir.to_string_lossy().into_owned();
+    let mut failures = Vec::new();
+    for (case, bytes, id, field) in &cases {
+        fs::write(b.dir.join("config.json"), bytes).unwrap();
+        let out = h.run(&["create", "--bundle", &bundle, id]);
+        let lines: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        let mut wrong = Vec::new();
+        if out.code == 0 {
+            wrong.push("exit 0".to_string());
+        }
+        if out.code == 101 || out.stderr.contains("panicked") {
+            wrong.push("panicked".to_string());
+        }
+        if lines.len() != 1 {
+            wrong.push(format!("{} error lines", lines.len()));
+        }
+        if !out.stderr.contains(field) {
+            wrong.push(format!("error does not name `{field}`"));
+        }
+        let left = state_entries(&h);
+        if !left.is_empty() {
+            wrong.push(format!("state root holds {left:?}"));
+        }
+        if *id == "ok" {
+            let cg = existing_container_cgroups(id);
+            if !cg.is_empty() {
+                wrong.push(format!("cgroups made: {cg:?}"));
+            }
+        }
+        if !wrong.is_empty() {
+            failures.push(format!(
+                "{case}: {} — stderr: {}",
+                wrong.join(", "),
+                out.stderr.chars().take(400).collect::<String>()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    // Control: the untouched config with a good id does create, and the scan sees it.
+    fs::write(b.dir.join("config.json"), &good).unwrap();
+    let id = h.id("control");
+    h.run(&["create", "--bundle", &bundle, &id]).expect_ok();
+    assert_eq!(state_entries(&h), vec![id.clone()]);
+    assert!(!existing_container_cgroups(&id).is_empty());
+    h.delete_force(&id);
+}
+
+/// Device and inode of what a path names (following /proc/<pid>/cwd from the host lands on
+/// the very directory, whatever mount namespace the process is in; its readlink text does not
+/// say where that is when the mount is not reachable from the host's root).
+fn file_id(p: impl AsRef<Path>) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    let m =
+        fs::metadata(p.as_ref()).unwrap_or_else(|e| panic!("stat {}: {e}", p.as_ref().display()));
+    (m.dev(), m.ino())
+}
+
+fn cwd_id(pid: i32) -> (u64, u64) {
+    file_id(format!("/proc/{pid}/cwd"))
+}
+
+/// Spawn `bvisor --root R ARGS` with `fds` installed as its fds 3, 4, … (inheritable), as a
+/// caller passing `--preserve-fds` (or leaking fds by mistake) does.
+fn bvisor_with_fds(h: &Harness, args: &[&str], fds: &[RawFd]) -> Out {
+    let so = h.dir.join(format!("fds-{}.out", token()));
+    let se = so.with_extension("err");
+    let mut cmd = Command::new(bvisor_bin());
+    cmd.arg("--root")
+        .arg(&h.root)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&so).unwrap())
+        .stderr(fs::File::create(&se).unwrap());
+    let fds = fds.to_vec();
+    // SAFETY: only async-signal-safe dup2/fcntl between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            for (i, fd) in fds.iter().enumerate() {
+                let to = 3 + i as RawFd;
+                // Through a high number first, so an fd already at a low target is not lost.
+                let tmp = libc::fcntl(*fd, libc::F_DUPFD, 100 + i as RawFd);
+                if tmp < 0 || libc::dup2(tmp, to) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    let status = cmd.status().expect("spawn bvisor");
+    Out {
+        code: exit_code(status),
+        stdout: fs::read_to_string(&so).unwrap_or_default(),
+        stderr: fs::read_to_string(&se).unwrap_or_default(),
+        stdout_path: so,
+        cmdline: format!("bvisor {}", args.join(" ")),
+    }
+}
+
+/// The host directory a symlink target names when followed from the host's root.
+fn target_on_host(target: &str) -> PathBuf {
+    if target.starts_with('/') {
+        PathBuf::from(target)
+    } else {
+        PathBuf::from("/")
+    }
+}
+
+/// A cwd through symlinks to `/`, `../../..` or a host-looking path resolves inside the rootfs.
+#[test]
+fn cwd_symlinks_resolve_inside_the_rootfs() {
+    if !require_root() {
+        return;
+    }
+    let h = Harness::new("cwd_symlinks");
+    let tok = token();
+    let host_dir = PathBuf::from(format!("/tmp/bvt-cwd-{tok}"));
+    fs::create_dir_all(&host_dir).unwrap();
+    {
+        let d = host_dir.clone();
+        h.on_drop("host cwd dir", move || {
+            let _ = fs::remove_dir_all(d);
+        });
+    }
+    for (link, target, inside) in [
+        ("/to-root", "/".to_string(), "/".to_string()),
+        ("/up", "../../../../../../..".to_string(), "/".to_string()),
+        (
+            "/to-host",
+            host_dir.to_string_lossy().into_owned(),
+            host_dir.to_string_lossy().into_owned(),
+        ),
+    ] {
+        let mut b = h.bundle();
+        fs::create_dir_all(b.host_path(&inside)).unwrap();
+        std::os::unix::fs::symlink(&target, b.host_path(link)).unwrap();
+        b.process()["cwd"] = json!(link);
+        b.args(&["sleep", "100"]);
+        let c = h.start(&b, "cwd");
+        assert_eq!(
+            cwd_id(c.pid),
+            file_id(b.host_path(&inside)),
+            "cwd {link} -> {target} is not the rootfs's {inside}"
+        );
+        assert_ne!(cwd_id(c.pid), file_id(target_on_host(&target)));
+        h.delete_force(&c.id);
+    }
+}
+
+/// `process.cwd` = `/proc/self/fd/N` where fd N is a host directory the runtime was handed (the
+/// leaked-fd class, runc CVE-2024-21626): the container is refused, for create and for exec.
+/// Control: the same fd does reach the host directory when the workload itself enters it, and
+/// the host-side cwd check sees that.
+#[test]
+fn cwd_through_a_host_fd_is_refused() {
+    if !require_root() {
+        return;
+    }
+    let h = Harness::new("cwd_fd");
+    let host_dir = h.mkdir("host-dir");
+    let dirfd = fs::File::open(&host_dir).unwrap();
+    let fds = [dirfd.as_raw_fd()];
+
+    let mut b = h.bundle();
+    b.process()["cwd"] = json!("/proc/self/fd/3");
+    b.args(&["sleep", "100"]);
+    b.save();
+    let bundle = b.dir.to_string_lossy().into_owned();
+    let id = h.id("create");
+    let out = bvisor_with_fds(
+        &h,
+        &["create", "--preserve-fds", "1", "--bundle", &bundle, &id],
+        &fds,
+    );
+    if out.ok() {
+        let pid = h.state_pid(&id);
+        assert_ne!(
+            cwd_id(pid),
+            file_id(&host_dir),
+            "the init's cwd is the host dir"
+        );
+    } else {
+        assert!(out.stderr.contains("process.cwd"), "{out}");
+        assert!(state_entries(&h).is_empty(), "{out}");
+    }
+
+    // exec --cwd through the same kind of fd, into a running container.
+    let mut b = h.bundle();
+    b.args(&["sleep", "100"]);
+    let c = h.start(&b, "exec");
+    let pidfile = h.dir.join("exec.pid");
+    let out = bvisor_with_fds(
+        &h,
+        &[
+            "exec",
+            "--detach",
+            "--pid-file",
+            pidfile.to_str().unwrap(),
+            "--preserve-fds",
+            "1",
+            "--cwd",
+            "/proc/self/fd/3",
+            &c.id,
+            "sleep",
+            "100",
+        ],
+        &fds,
+    );
+    if out.ok() {
+        let pid: i32 = fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert_ne!(
+            cwd_id(pid),
+            file_id(&host_dir),
+            "exec's cwd is the host dir"
+        );
+    } else {
+        assert!(out.stderr.contains("process.cwd"), "{out}");
+    }
+
+    // Control: a workload handed the fd enters the host directory itself; the check sees it.
+    let mut b = h.bundle();
+    b.sh("cd /proc/self/fd/3 && exec sleep 100");
+    b.save();
+    let bundle = b.dir.to_string_lossy().into_owned();
+    let id = h.id("control");
+    bvisor_with_fds(
+        &h,
+        &["create", "--preserve-fds", "1", "--bundle", &bundle, &id],
+        &fds,
+    )
+    .expect_ok();
+    let pid = h.state_pid(&id);
+    h.run(&["start", &id]).expect_ok();
+    poll_true("control workload entered the fd", POLL_TIMEOUT, || {
+        !is_launcher(pid) && cwd_id(pid) == file_id(&host_dir)
+    });
+}
+
+/// The fds of a process as the host sees them: number → what it points at.
+fn host_fds(pid: i32) -> Vec<(RawFd, String)> {
+    let mut v: Vec<(RawFd, String)> = fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("read /proc/<pid>/fd")
+        .flatten()
+        .filter_map(|e| {
+            let n = e.file_name().to_string_lossy().parse().ok()?;
+            let t = fs::read_link(e.path()).ok()?;
+            Some((n, t.to_string_lossy().into_owned()))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// A runtime started with stray inheritable fds (host files and directories) hands none of them
+/// to the container's init or to an exec'd process: exactly 0–2 arrive. Control: with
+/// `--preserve-fds 2` the first two do arrive, as the same host files.
+#[test]
+fn no_host_fd_leaks_into_the_container() {
+    if !require_root() {
+        return;
+    }
+    let h = Harness::new("fd_leaks");
+    let secret = h.dir.join("host-secret");
+    fs::write(&secret, "host").unwrap();
+    let files: Vec<fs::File> = (0..4)
+        .map(|i| {
+            if i % 2 == 0 {
+                fs::File::open(&secret).unwrap()
+            } else {
+                fs::File::open(&h.dir).unwrap()
+            }
+        })
+        .collect();
+    let fds: Vec<RawFd> = files.iter().map(|f| f.as_raw_fd()).collect();
+
+    let run = |preserve: &str, tag: &str| {
+        let mut b = h.bundle();
+        b.args(&["sleep", "100"]);
+        b.save();
+        let bundle = b.dir.to_string_lossy().into_owned();
+        let id = h.id(tag);
+        bvisor_with_fds(
+            &h,
+            &[
+                "create",
+                "--preserve-fds",
+                preserve,
+                "--bundle",
+                &bundle,
+                &id,
+            ],
+            &fds,
+        )
+        .expect_ok();
+        let pid = h.state_pid(&id);
+        h.run(&["start", &id]).expect_ok();
+        wait_exec(pid);
+        (id, pid)
+    };
+
+    let (id, pid) = run("0", "none");
+    let numbers: Vec<RawFd> = host_fds(pid).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(numbers, vec![0, 1, 2], "init fds: {:?}", host_fds(pid));
+    // An exec'd process, the runtime again holding the stray fds.
+    let pidfile = h.dir.join("exec.pid");
+    bvisor_with_fds(
+        &h,
+        &[
+            "exec",
+            "--detach",
+            "--pid-file",
+            pidfile.to_str().unwrap(),
+            &id,
+            "sleep",
+            "100",
+        ],
+        &fds,
+    )
+    .expect_ok();
+    let epid: i32 = fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    wait_exec(epid);
+    let numbers: Vec<RawFd> = host_fds(epid).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(numbers, vec![0, 1, 2], "exec fds: {:?}", host_fds(epid));
+
+    // Control: preserved fds arrive and are the host's files.
+    let (_, pid) = run("2", "preserved");
+    let got = host_fds(pid);
+    let numbers: Vec<RawFd> = got.iter().map(|(n, _)| *n).collect();
+    assert_eq!(numbers, vec![0, 1, 2, 3, 4], "{got:?}");
+    assert_eq!(got[3].1, secret.to_string_lossy());
+    assert_eq!(got[4].1, h.dir.to_string_lossy());
+}
+
+const OVERWRITER: &str = r#"
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+/* For argv[1] seconds, grab an O_PATH fd to the exe of every process that appears (as the
+   runc CVE-2019-5736 exploit does), then reopen each through /proc/self/fd for writing and
+   append a marker. Log every grab and every successful write to argv[2]. */
+int main(int argc, char **argv) {
+    int secs = atoi(argv[1]);
+    FILE *log = fopen(argv[2], "w");
+    static int fds[1 << 16];
+    static char seen[1 << 22];
+    int n = 0;
+    time_t end = time(NULL) + secs;
+    fprintf(log, "start\n"); fflush(log);
+    while (time(NULL) < end && n < (1 << 16)) {
+        DIR *d = opendir("/proc");
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            int pid = atoi(e->d_name);
+            if (pid <= 1 || pid == getpid() || pid >= (1 << 22) || seen[pid]) continue;
+            char p[64], exe[256] = "?";
+            snprintf(p, sizeof p, "/proc/%d/exe", pid);
+            int fd = open(p, O_PATH);
+            if (fd < 0) continue;
+            seen[pid] = 1;
+            ssize_t l = readlink(p, exe, sizeof exe - 1);
+            if (l > 0) exe[l] = 0;
+            fprintf(log, "grabbed %d %s\n", pid, exe); fflush(log);
+            fds[n++] = fd;
+        }
+        if (d) closedir(d);
+    }
+    sleep(1); /* let the last processes exit: a running binary refuses writers (ETXTBSY) */
+    for (int i = 0; i < n; i++) {
+        char p[64], exe[256] = "?";
+        snprintf(p, sizeof p, "/proc/self/fd/%d", fds[i]);
+        ssize_t l = readlink(p, exe, sizeof exe - 1);
+        if (l > 0) exe[l] = 0;
+        int w = open(p, O_WRONLY | O_APPEND);
+        if (w >= 0 && write(w, "PWNED", 5) == 5) {
+            fprintf(log, "wrote %s\n", exe); fflush(log);
+        }
+        if (w >= 0) close(w);
+    }
+    fprintf(log, "end\n");
+    fclose(log);
+    return 0;
+}
+"#;
+
+fn sha256_of(p: &Path) -> String {
+    let o = Command::new("sha256sum")
+        .arg(p)
+        .output()
+        .expect("sha256sum");
+    String::from_utf8_lossy(&o.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// A container process that grabs the exe of every process appearing in the container (the
+/// joining launcher of `bvisor exec`, and a workload whose program re-executes the launcher via
+/// `#!/proc/self/exe`) and writes through it cannot change the host's bvisor or launcher binary
+/// (hashes before and after). Control: the same attack does change a workload binary that is
+/// a plain host file.
+#[test]
+fn container_cannot_overwrite_the_runtime_binaries() {
+    if !require_root() || !require_tool("gcc") || !require_tool("sha256sum") {
+        return;
+    }
+    let h = Harness::new("binary_overwrite");
+    let mut b = h.bundle();
+    let src = h.dir.join("overwriter.c");
+    fs::write(&src, OVERWRITER).unwrap();
+    let bin = b.rootfs.join("overwriter");
+    let cc = run_host(
+        "gcc",
+        &[
+            "-static",
+            "-O2",
+            "-o",
+            bin.to_str().unwrap(),
+            src.to_str().unwrap(),
+        ],
+        &h.dir,
+    );
+    assert!(cc.ok(), "gcc: {cc}");
+    // The control's victim: a plain host file bind-mounted in.
+    let victim_dir = h.mkdir("victim");
+    let victim = victim_dir.join("busybox");
+    fs::copy(b.host_path("/bin/busybox"), &victim).unwrap();
+    b.bind(&victim_dir, "/victim", &["rw"]);
+    // The CVE-2019-5736 trick: a program whose interpreter is the exec-ing process's own exe.
+    fs::write(b.host_path("/bin/evil"), "#!/proc/self/exe\n").unwrap();
+    let mut perm = fs::metadata(b.host_path("/bin/evil"))
+        .unwrap()
+        .permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+    fs::set_permissions(b.host_path("/bin/evil"), perm).unwrap();
+    // No landlock domain between the attacker and the victims (a read-only root would add one
+    // per process, and landlock forbids /proc/<pid>/exe across domains): what protects the host
+    // binaries is the launcher being non-dumpable and running from a sealed memfd copy.
+    b.config["root"]["readonly"] = json!(false);
+    let out = h.mkdir("out");
+    b.bind(&out, "/out", &["rw"]);
+    b.args(&["/overwriter", "5", "/out/attack.log"]);
+
+    let runtime = bvisor_bin();
+    let launcher = runtime.with_file_name("bvisor-launcher");
+    let before = (
+        sha256_of(&runtime),
+        sha256_of(&launcher),
+        sha256_of(&victim),
+    );
+    let c = h.start(&b, "overwrite");
+    let log = out.join("attack.log");
+    poll_true("attacker running", POLL_TIMEOUT, || log.exists());
+    let deadline = Instant::now() + Duration::from_secs(4);
+    let mut execs = 0;
+    while Instant::now() < deadline {
+        h.exec(&c.id, &["/bin/evil"]);
+        h.exec(&c.id, &["/victim/busybox", "sleep", "0.05"]);
+        execs += 2;
+    }
+    poll_true("attacker finished", Duration::from_secs(15), || {
+        fs::read_to_string(&log).is_ok_and(|l| l.contains("end"))
+    });
+    let text = fs::read_to_string(&log).unwrap();
+    let after = (
+        sha256_of(&runtime),
+        sha256_of(&launcher),
+        sha256_of(&victim),
+    );
+    assert_eq!(
+        before.0, after.0,
+        "the host's bvisor binary changed\n{text}"
+    );
+    assert_eq!(
+        before.1, after.1,
+        "the host's launcher binary changed\n{text}"
+    );
+    // Whatever it grabbed of the launcher was the sealed copy, and no write reached it.
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.starts_with("wrote") && l.contains("bvisor")),
+        "a write through a launcher exe succeeded ({execs} execs):\n{text}"
+    );
+    // Control: the attack works on a binary that is a plain host file.
+    assert_ne!(
+        before.2, after.2,
+        "control: the victim binary is unchanged ({execs} execs):\n{text}"
+    );
+}
