@@ -627,3 +627,332 @@ fn container_cannot_overwrite_the_runtime_binaries() {
         "control: the victim binary is unchanged ({execs} execs):\n{text}"
     );
 }
+
+/// The host's mount table lines mentioning `needle`.
+fn host_mount_lines(needle: &str) -> Vec<String> {
+    fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(needle))
+        .map(str::to_string)
+        .collect()
+}
+
+/// A rootfs whose /proc is a symlink (to `/`, to `../../..`, to a path that also exists on the
+/// host) or a plain file is refused at create: procfs mounted anywhere but a real /proc would
+/// escape the masked and read-only paths (runc CVE-2019-19921). The host's mount table and the
+/// host directory named by the symlink are untouched. Control: the same rootfs with a real /proc
+/// directory starts, with procfs at /proc.
+#[test]
+fn proc_that_is_not_a_directory_is_refused() {
+    if !require_root() {
+        return;
+    }
+    let h = Harness::new("proc_symlink");
+    let tok = token();
+    let host_dir = PathBuf::from(format!("/tmp/bvt-proc-{tok}"));
+    fs::create_dir_all(&host_dir).unwrap();
+    fs::write(host_dir.join("canary"), "host").unwrap();
+    {
+        let d = host_dir.clone();
+        h.on_drop("host proc dir", move || {
+            let _ = fs::remove_dir_all(d);
+        });
+    }
+    let before = mount_snapshot();
+    let host_target = host_dir.to_string_lossy().into_owned();
+    for (what, target) in [
+        ("symlink to /", Some("/")),
+        ("symlink to ../../..", Some("../../../..")),
+        ("symlink to a host path", Some(host_target.as_str())),
+        ("a file", None),
+    ] {
+        let mut b = h.bundle();
+        fs::remove_dir_all(b.host_path("/proc")).unwrap();
+        match target {
+            Some(t) => {
+                fs::create_dir_all(b.host_path(&host_target)).unwrap();
+                std::os::unix::fs::symlink(t, b.host_path("/proc")).unwrap();
+            }
+            None => fs::write(b.host_path("/proc"), "not a dir").unwrap(),
+        }
+        b.args(&["sleep", "100"]);
+        let id = h.id("proc");
+        let out = h.create(&b, &id, &[]);
+        assert!(!out.ok(), "/proc {what} was accepted: {out}");
+        assert!(out.stderr.contains("/proc"), "/proc {what}: {out}");
+        assert!(!h.state_dir(&id).exists(), "/proc {what}: state left");
+        assert!(existing_container_cgroups(&id).is_empty());
+    }
+    let (gone, added) = mount_diff(&before, &mount_snapshot());
+    assert!(
+        gone.is_empty() && added.is_empty(),
+        "host mount table changed: -{gone:#?} +{added:#?}"
+    );
+    assert!(host_mount_lines(&host_target).is_empty());
+    let entries: Vec<_> = fs::read_dir(&host_dir).unwrap().flatten().collect();
+    assert_eq!(entries.len(), 1, "host dir named by the symlink changed");
+
+    // Control: a real /proc directory gets procfs.
+    let mut b = h.bundle();
+    b.args(&["sleep", "100"]);
+    let c = h.start(&b, "control");
+    let mi = fs::read_to_string(format!("/proc/{}/mountinfo", c.pid)).unwrap();
+    assert!(
+        mi.lines()
+            .any(|l| l.contains(" /proc ") && l.contains(" - proc ")),
+        "{mi}"
+    );
+}
+
+/// Masking a file binds /dev/null over it. With /dev a bind mount of a volume the container
+/// controls, /dev/null there may be a symlink to /proc/sys/kernel/core_pattern (runc
+/// CVE-2025-31133): masking would then mount the host-wide core_pattern over the masked file,
+/// writable. bvisor refuses that /dev/null; the host's core_pattern is unchanged. Control: the
+/// same volume with a real null device starts, and the masked file is the null device.
+#[test]
+fn masking_through_a_fake_dev_null_is_refused() {
+    if !require_root() {
+        return;
+    }
+    let h = Harness::new("fake_dev_null");
+    let core_pattern = fs::read("/proc/sys/kernel/core_pattern").unwrap();
+    let bundle_with = |null: &dyn Fn(&Path)| {
+        let mut b = h.bundle();
+        let dev = h.mkdir("dev");
+        null(&dev.join("null"));
+        // In the place of the /dev tmpfs, so /dev/pts and the rest still mount on top.
+        for m in b.config["mounts"].as_array_mut().unwrap() {
+            if m["destination"] == "/dev" {
+                *m = json!({"destination": "/dev", "type": "bind",
+                    "source": dev.to_string_lossy(), "options": ["bind", "rw"]});
+            }
+        }
+        b.linux()["maskedPaths"] = json!(["/proc/timer_list"]);
+        b.args(&["sleep", "100"]);
+        b
+    };
+    let b =
+        bundle_with(&|p| std::os::unix::fs::symlink("/proc/sys/kernel/core_pattern", p).unwrap());
+    let id = h.id("fake");
+    let out = h.create(&b, &id, &[]);
+    if out.ok() {
+        let pid = h.state_pid(&id);
+        let root = format!("/proc/{pid}/root");
+        assert_ne!(
+            file_id(format!("{root}/proc/timer_list")),
+            file_id(format!("{root}/proc/sys/kernel/core_pattern")),
+            "core_pattern is mounted over the masked /proc/timer_list"
+        );
+    } else {
+        assert!(out.stderr.contains("/dev/null"), "{out}");
+        assert!(!h.state_dir(&id).exists());
+    }
+    assert_eq!(
+        fs::read("/proc/sys/kernel/core_pattern").unwrap(),
+        core_pattern
+    );
+
+    // Control: a real null device in the same place masks as asked.
+    let b = bundle_with(&|p| {
+        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+        // SAFETY: mknod of a char device node at a path we own.
+        let r = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) };
+        assert_eq!(r, 0, "mknod {}", p.display());
+    });
+    let c = h.start(&b, "real");
+    let masked = PathBuf::from(format!("/proc/{}/root/proc/timer_list", c.pid));
+    use std::os::unix::fs::FileTypeExt;
+    assert!(fs::metadata(&masked).unwrap().file_type().is_char_device());
+    assert_eq!(fs::read(&masked).unwrap(), Vec::<u8>::new());
+}
+
+/// renameat2(RENAME_EXCHANGE) of two directory entries.
+fn exchange(a: &std::ffi::CStr, b: &std::ffi::CStr) -> bool {
+    // SAFETY: two valid C strings; renameat2 with the exchange flag.
+    unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::AT_FDCWD,
+            a.as_ptr(),
+            libc::AT_FDCWD,
+            b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        ) == 0
+    }
+}
+
+/// A racer swaps a directory and a symlink to a host path (renameat2 RENAME_EXCHANGE, in a
+/// loop) on a volume shared into the container, under the destination of a tmpfs mount, while
+/// the container is started 500 times. Every time, the tmpfs lands inside the container (its
+/// own mount table shows it) and never on the host path (host mount table, host directory
+/// contents). Control: a deliberately naive runtime step — mount(2) by path, in a private mount
+/// namespace — against the same racer does land on the host path.
+#[test]
+fn mount_destination_swap_race_stays_in_rootfs() {
+    if !require_root() || !require_tool("unshare") {
+        return;
+    }
+    let h = Harness::new("swap_race");
+    let tok = token();
+    let host_dir = PathBuf::from(format!("/tmp/bvt-race-{tok}"));
+    fs::create_dir_all(&host_dir).unwrap();
+    fs::write(host_dir.join("canary"), "host").unwrap();
+    {
+        let d = host_dir.clone();
+        h.on_drop("host race dir", move || {
+            let _ = fs::remove_dir_all(d);
+        });
+    }
+    let vol = h.mkdir("vol");
+    fs::create_dir(vol.join("a")).unwrap();
+    std::os::unix::fs::symlink(&host_dir, vol.join("b")).unwrap();
+    let (a, bb) = (
+        std::ffi::CString::new(vol.join("a").to_str().unwrap()).unwrap(),
+        std::ffi::CString::new(vol.join("b").to_str().unwrap()).unwrap(),
+    );
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let racer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut swaps = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                swaps += exchange(&a, &bb) as u64;
+            }
+            swaps
+        })
+    };
+    let mut b = h.bundle();
+    // The symlink's target resolved inside the rootfs exists too, so both outcomes mount.
+    fs::create_dir_all(b.host_path(&host_dir.to_string_lossy())).unwrap();
+    b.bind(&vol, "/vol", &["rw"]);
+    let src = format!("bvtrace{}", &tok[..8.min(tok.len())]);
+    b.add_mount(
+        json!({"destination": "/vol/a", "type": "tmpfs", "source": src,
+        "options": ["size=64k"]}),
+    );
+    b.sh(&format!("grep {src} /proc/self/mountinfo"));
+    let before = mount_snapshot();
+    let starts = 500;
+    let mut places = std::collections::BTreeMap::new();
+    let mut bad = Vec::new();
+    for _ in 0..starts {
+        let out = h.run_container(&b, "race");
+        let mount_points: Vec<String> = out
+            .stdout
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(4).map(str::to_string))
+            .collect();
+        match (out.ok(), mount_points.as_slice()) {
+            (true, [p]) => *places.entry(p.clone()).or_insert(0) += 1,
+            _ => bad.push(out.to_string()),
+        }
+        if host_mount_lines(&src).len() + host_mount_lines(&host_dir.to_string_lossy()).len() > 0 {
+            bad.push("the tmpfs is in the host's mount table".into());
+            break;
+        }
+    }
+    // Control: the naive step against the same racer.
+    let naive_root = h.mkdir("naive-root");
+    fs::create_dir(naive_root.join("vol")).unwrap();
+    let script = format!(
+        "mount --bind {vol} {root}/vol || exit 2
+         for i in $(seq 500); do
+           mount -t tmpfs bvtnaive {root}/vol/a 2>/dev/null || continue
+           if grep -q ' {host} ' /proc/self/mountinfo; then echo escaped after $i; exit 0; fi
+           umount {root}/vol/a 2>/dev/null || umount {host}
+         done
+         exit 1",
+        vol = vol.display(),
+        root = naive_root.display(),
+        host = host_dir.display()
+    );
+    let naive = run_host(
+        "unshare",
+        &["-m", "--propagation", "private", "sh", "-c", &script],
+        &h.dir,
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let swaps = racer.join().unwrap();
+
+    assert!(
+        bad.is_empty(),
+        "{} bad starts:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+    // Inside: on the volume (the directory it was mounted on may since have been renamed to
+    // `b`) or at the symlink's target resolved in the rootfs.
+    for p in places.keys() {
+        assert!(
+            p.starts_with("/vol/") || p == &host_dir.to_string_lossy(),
+            "tmpfs at {p} inside the container: {places:?}"
+        );
+    }
+    let (gone, added) = mount_diff(&before, &mount_snapshot());
+    assert!(gone.is_empty() && added.is_empty(), "-{gone:?} +{added:?}");
+    let entries: Vec<_> = fs::read_dir(&host_dir).unwrap().flatten().collect();
+    assert_eq!(entries.len(), 1, "the host directory changed");
+    eprintln!("{starts} starts with {swaps} swaps: tmpfs inside the container at {places:?}");
+    assert!(
+        naive.ok() && naive.stdout.contains("escaped"),
+        "control: the naive mount never reached the host path: {naive}"
+    );
+}
+
+/// A rootfs (without a /dev tmpfs) whose /dev/console is a symlink is refused when a terminal
+/// is asked for: the pty bind mount would land on the symlink's target (runc CVE-2025-52565).
+/// The host file of the same name is untouched. Control: without the symlink, the pty is
+/// mounted at /dev/console.
+#[test]
+fn console_symlink_is_refused() {
+    if !require_root() {
+        return;
+    }
+    let h = Harness::new("console_symlink");
+    let tok = token();
+    let host_file = PathBuf::from(format!("/tmp/bvt-console-{tok}"));
+    fs::write(&host_file, "host").unwrap();
+    {
+        let f = host_file.clone();
+        h.on_drop("host console file", move || {
+            let _ = fs::remove_file(f);
+        });
+    }
+    let with_console = |link: bool, tag: &str| {
+        let mut b = h.bundle();
+        b.remove_mount("/dev");
+        fs::create_dir_all(b.host_path("/dev")).unwrap();
+        let _ = fs::remove_file(b.host_path("/dev/console"));
+        if link {
+            fs::write(b.host_path(&host_file.to_string_lossy()), "rootfs").unwrap();
+            std::os::unix::fs::symlink(&host_file, b.host_path("/dev/console")).unwrap();
+        }
+        b.config["process"]["terminal"] = json!(true);
+        b.args(&["sleep", "100"]);
+        let sock = h.dir.join(format!("console-{tag}.sock"));
+        let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let id = h.id(tag);
+        let out = h.create(&b, &id, &["--console-socket", &sock.to_string_lossy()]);
+        (b, id, out, listener)
+    };
+    let before = mount_snapshot();
+    let (_b, id, out, _l) = with_console(true, "link");
+    assert!(!out.ok(), "a /dev/console symlink was accepted: {out}");
+    assert!(out.stderr.contains("/dev/console"), "{out}");
+    assert!(!h.state_dir(&id).exists());
+    assert_eq!(fs::read_to_string(&host_file).unwrap(), "host");
+    let (gone, added) = mount_diff(&before, &mount_snapshot());
+    assert!(gone.is_empty() && added.is_empty(), "-{gone:?} +{added:?}");
+
+    // Control: the same bundle without the symlink gets the pty at /dev/console.
+    let (_b, id, out, _l) = with_console(false, "plain");
+    out.expect_ok();
+    let pid = h.state_pid(&id);
+    let mi = fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap();
+    assert!(
+        mi.lines()
+            .any(|l| l.contains(" /dev/console ") && l.contains(" - devpts ")),
+        "{mi}"
+    );
+}

@@ -42,6 +42,8 @@ pub const MECHANISMS: &[&str] = &[
     "mount:propagation",
     "mount:resolve-in-root",
     "openat2:cwd-in-root",
+    "openat2:no-symlinks",
+    "fds:close-unnamed",
     "pivot_root",
     "ms_move+chroot",
     "mount:masked-paths",

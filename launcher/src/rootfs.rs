@@ -9,7 +9,6 @@ use crate::hooks;
 use crate::report;
 use crate::sys::{self, cstr, fd_path, SysError, SysResult};
 use bvisor_launcher::{Command, DevicePlan, LaunchPlan, MountPlan, Report, RootfsPlan};
-use std::ffi::CString;
 use std::os::fd::RawFd;
 
 /// Returns an fd of `/proc/self/oom_score_adj` opened before pivot_root (step 4 writes it),
@@ -95,11 +94,13 @@ pub fn setup(plan: &LaunchPlan, control: RawFd, state: &mut String) -> SysResult
     for p in &rootfs.readonly_paths {
         readonly_path(slash, p)?;
     }
-    if rootfs.readonly_root {
-        remount(slash, "/", libc::MS_RDONLY)?;
-    }
+    // The console before the read-only root: a rootfs without /dev/console (and no /dev
+    // tmpfs) gets its mount point made while the root is still writable.
     if plan.process.terminal {
         console(slash, plan, rootfs.console)?;
+    }
+    if rootfs.readonly_root {
+        remount(slash, "/", libc::MS_RDONLY)?;
     }
     sys::close(slash);
     Ok(oom_fd)
@@ -152,6 +153,20 @@ fn mount_one(root: RawFd, m: &MountPlan, bind_devices: bool) -> SysResult<()> {
         return remount(root, &m.destination, m.flags);
     }
     let is_bind = m.fstype == "bind";
+    if matches!(m.fstype.as_str(), "proc" | "sysfs") {
+        // A /proc that is a symlink (even one staying in the rootfs) would put procfs somewhere
+        // the masked and read-only paths do not cover (runc CVE-2019-19921): refuse it.
+        match sys::open_no_symlinks(root, &m.destination, libc::O_PATH) {
+            Ok(fd) => sys::close(fd),
+            Err(e) if e.errno == libc::ENOENT => {}
+            Err(e) => {
+                return Err(SysError {
+                    what: format!("mount {} on {}: {}", m.fstype, m.destination, e.what),
+                    errno: e.errno,
+                })
+            }
+        }
+    }
     let want_dir = !is_bind || m.source_is_dir;
     let target = create_in_root(root, &m.destination, want_dir)?;
     let tpath = fd_path(target);
@@ -439,13 +454,33 @@ fn mask_path(slash: RawFd, path: &str) -> SysResult<()> {
             Some(c"size=0k"),
         )
     } else {
-        sys::mount(Some(c"/dev/null"), &target, None, libc::MS_BIND, None)
+        null_device(slash).and_then(|null| {
+            let r = sys::mount(Some(&fd_path(null)), &target, None, libc::MS_BIND, None);
+            sys::close(null);
+            r
+        })
     };
     sys::close(t);
     r.map_err(|e| SysError {
         what: format!("mask {path}: {}", e.what),
         errno: e.errno,
     })
+}
+
+/// The container's /dev/null, checked to be the null device itself: a rootfs whose /dev/null
+/// is a symlink or another file would turn masking into bind-mounting that file over the
+/// masked path (runc CVE-2025-31133).
+fn null_device(slash: RawFd) -> SysResult<RawFd> {
+    let fd = sys::open_no_symlinks(slash, "/dev/null", libc::O_PATH)?;
+    let st = sys::fstat(fd)?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFCHR || st.st_rdev != libc::makedev(1, 3) {
+        sys::close(fd);
+        return sys::fail(
+            "/dev/null in the container is not the null device",
+            libc::EPERM,
+        );
+    }
+    Ok(fd)
 }
 
 fn readonly_path(slash: RawFd, path: &str) -> SysResult<()> {
@@ -466,7 +501,16 @@ fn write_sysctl(slash: RawFd, key: &str, value: &str) -> SysResult<()> {
         return sys::fail(format!("sysctl {key:?}: not a sysctl name"), libc::EINVAL);
     }
     let path = format!("/proc/sys/{}", key.replace('.', "/"));
-    let fd = sys::open_in_root(slash, &path, libc::O_WRONLY | libc::O_TRUNC, 0)?;
+    // Only into procfs, with no symlink on the way: a write redirected elsewhere would land
+    // where the config never asked (runc CVE-2025-52881).
+    let fd = sys::open_no_symlinks(slash, &path, libc::O_WRONLY | libc::O_TRUNC)?;
+    if sys::fs_magic(fd)? != libc::PROC_SUPER_MAGIC {
+        sys::close(fd);
+        return sys::fail(
+            format!("sysctl {key}: {path} is not on procfs"),
+            libc::EPERM,
+        );
+    }
     let r = sys::write_all(fd, value.as_bytes(), &format!("write {path}"));
     sys::close(fd);
     r
@@ -495,9 +539,18 @@ fn console(slash: RawFd, plan: &LaunchPlan, bind_console: bool) -> SysResult<()>
     let slave_path = format!("/dev/pts/{n}");
     let slave = sys::open_in_root(slash, &slave_path, libc::O_RDWR | libc::O_NOCTTY, 0)?;
     if bind_console {
-        let c = create_in_root(slash, "/dev/console", false)?;
-        let sp = CString::new(slave_path.clone()).expect("no NUL");
-        let r = sys::mount(Some(&sp), &fd_path(c), None, libc::MS_BIND, None);
+        // Made if missing, then re-opened refusing symlinks: a rootfs /dev/console that is a
+        // symlink would receive the pty somewhere else (runc CVE-2025-52565). The pty is
+        // mounted from the fd just opened, not by its path.
+        sys::close(create_in_root(slash, "/dev/console", false)?);
+        let c = sys::open_no_symlinks(slash, "/dev/console", libc::O_PATH)?;
+        let r = sys::mount(
+            Some(&fd_path(slave)),
+            &fd_path(c),
+            None,
+            libc::MS_BIND,
+            None,
+        );
         sys::close(c);
         r?;
     }

@@ -67,6 +67,7 @@ pub fn fd_path(fd: RawFd) -> CString {
 
 // openat2(2) resolve flags (linux/openat2.h).
 pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
 pub const RESOLVE_IN_ROOT: u64 = 0x10;
 
 #[repr(C)]
@@ -79,6 +80,36 @@ struct OpenHow {
 /// Open `path` relative to `dirfd`, resolving every component inside `dirfd` (symlinks to `/` or
 /// `..` never leave it) and never through /proc magic links.
 pub fn open_in_root(dirfd: RawFd, path: &str, flags: i32, mode: u32) -> SysResult<RawFd> {
+    openat2(
+        dirfd,
+        path,
+        flags,
+        mode,
+        RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    )
+}
+
+/// As [`open_in_root`], and no symlink at all on the way (ELOOP): for the paths whose meaning
+/// depends on being exactly what they say (/proc, /sys, /dev/null, /dev/console), where even a
+/// symlink that stays in the rootfs would redirect a mount or a write.
+pub fn open_no_symlinks(dirfd: RawFd, path: &str, flags: i32) -> SysResult<RawFd> {
+    openat2(
+        dirfd,
+        path,
+        flags,
+        0,
+        RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS,
+    )
+    .map_err(|e| match e.errno {
+        libc::ELOOP => SysError {
+            what: format!("{path} is or passes through a symlink in the rootfs"),
+            errno: e.errno,
+        },
+        _ => e,
+    })
+}
+
+fn openat2(dirfd: RawFd, path: &str, flags: i32, mode: u32, resolve: u64) -> SysResult<RawFd> {
     let c = cstr(path)?;
     let how = OpenHow {
         flags: (flags | libc::O_CLOEXEC) as u64,
@@ -87,7 +118,7 @@ pub fn open_in_root(dirfd: RawFd, path: &str, flags: i32, mode: u32) -> SysResul
         } else {
             0
         },
-        resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        resolve,
     };
     // SAFETY: valid C string and a correctly sized open_how struct.
     let r = unsafe {
@@ -485,6 +516,17 @@ pub fn waitpid(pid: i32) -> SysResult<i32> {
         check(r as i64, || format!("waitpid {pid}"))?;
         return Ok(status);
     }
+}
+
+/// The filesystem magic of what `fd` is on (statfs f_type).
+pub fn fs_magic(fd: RawFd) -> SysResult<i64> {
+    // SAFETY: fstatfs into a zeroed struct.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: valid fd and pointer.
+    check(unsafe { libc::fstatfs(fd, &mut st) } as i64, || {
+        format!("fstatfs fd {fd}")
+    })?;
+    Ok(st.f_type as i64)
 }
 
 pub fn fstat(fd: RawFd) -> SysResult<libc::stat> {
