@@ -34,6 +34,9 @@ target/debug/bvisor-ledger-gate --ledger runtime/ledger.toml --junit target/next
 echo "== OCI conformance (runtime-tools validation) against bvisor, runc, crun"
 BVISOR_BIN="$root/target/debug/bvisor" integration/conformance.sh || status=1
 
+echo "== fuzzing (cargo-fuzz, ${BVISOR_FUZZ_SECONDS:-60}s per target from fuzz/seeds)"
+integration/fuzz.sh || status=1
+
 echo "== containerd (its runc v2 shim and containerd-shim-bvisor-v2) and podman driving bvisor"
 integration/containerd.sh || status=1
 
