@@ -622,3 +622,59 @@ fn joins_every_namespace_by_path() {
         );
     }
 }
+
+/// A container with its own network namespace cannot connect to a listener on the host's
+/// loopback (ground truth: the listener never accepts). Control: a container sharing the host's
+/// network namespace does connect, and the listener accepts it.
+#[test]
+fn net_ns_cannot_reach_host_loopback() {
+    if !require_root() {
+        return;
+    }
+    let h = Harness::new("netns_loopback");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accept and close at once (so a connected nc sees EOF and exits), counting connections.
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let acceptor = {
+        let (count, stop) = (count.clone(), stop.clone());
+        std::thread::spawn(move || {
+            use std::sync::atomic::Ordering::Relaxed;
+            while !stop.load(Relaxed) {
+                match listener.accept() {
+                    Ok(_) => {
+                        count.fetch_add(1, Relaxed);
+                    }
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
+                }
+            }
+        })
+    };
+    let accepted = || count.load(std::sync::atomic::Ordering::Relaxed);
+    let script = format!("nc -w 2 127.0.0.1 {port} </dev/null; echo nc-exit=$?");
+
+    let mut b = h.bundle();
+    assert!(b.has_namespace("network"));
+    b.sh(&script);
+    let out = h.run_container(&b, "own");
+    assert!(out.stdout.contains("nc-exit="), "{out}");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(
+        accepted(),
+        0,
+        "the host listener accepted a connection from the netns"
+    );
+
+    let mut b = h.bundle();
+    b.remove_namespace("network");
+    b.sh(&script);
+    let out = h.run_container(&b, "host");
+    assert!(out.stdout.contains("nc-exit=0"), "control: {out}");
+    poll_true("control connection accepted", POLL_TIMEOUT, || {
+        accepted() > 0
+    });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    acceptor.join().unwrap();
+}

@@ -221,3 +221,129 @@ fn memory_limit_kills_over_allocation() {
         "control allocation failed: {out}"
     );
 }
+
+/// `bvisor update` lowers pids.max on a live container: the cgroup file changes and ten forks
+/// that worked before now fail. A knob without a proven mechanism (memory.kernel here) is
+/// refused by field and writes nothing.
+#[test]
+fn update_changes_live_limits() {
+    if !require_root() {
+        return;
+    }
+    if !has_v1("pids") && !skip("no cgroup v1 pids hierarchy") {
+        return;
+    }
+    let h = Harness::new("update_live_limits");
+    let mut b = h.bundle();
+    b.args(&["sleep", "100"]);
+    b.linux()["resources"] = json!({"pids": {"limit": 100}, "memory": {"limit": 64 << 20}});
+    let c = h.start(&b, "upd");
+    let pids_max = v1_dir("pids", &c.id).unwrap().join("pids.max");
+    let mem_max = v1_dir("memory", &c.id).map(|d| d.join("memory.limit_in_bytes"));
+    // The shell waits for its own children: orphans would stay zombies under a `sleep` init,
+    // and zombies still count in pids.current.
+    let forks = "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 0.3 & done; echo forked-10; wait";
+
+    // Control: under pids.max 100 the ten forks work.
+    let out = h.exec(&c.id, &["sh", "-c", forks]);
+    assert!(out.stdout.contains("forked-10"), "control: {out}");
+
+    // 6: the exec's own launcher and shell count too; the shell's forks fail at the limit.
+    h.run(&["update", "--pids-limit", "6", "--memory", "32m", &c.id])
+        .expect_ok();
+    assert_eq!(read(pids_max.clone()), "6");
+    if let Some(m) = &mem_max {
+        assert_eq!(read(m.clone()), (32u64 << 20).to_string());
+    }
+    // The control's sleeps may still be alive; wait for them so only the limit counts.
+    poll_true("control forks gone", POLL_TIMEOUT, || {
+        cgroup_procs(&v1_dir("pids", &c.id).unwrap()).len() <= 1
+    });
+    let out = h.exec(&c.id, &["sh", "-c", forks]);
+    let text = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        text.contains("can't fork") && !text.contains("forked-10"),
+        "ten forks under the updated pids.max 6 all worked: {text}"
+    );
+
+    // Refused whole, by field, nothing written (pids.max keeps 50).
+    h.run(&["update", "--pids-limit", "50", &c.id]).expect_ok();
+    let refused = h.run_stdin(
+        &["update", "-r", "-", "--pids-limit", "60", &c.id],
+        r#"{"memory": {"kernel": 1048576}}"#,
+    );
+    assert!(!refused.ok(), "{refused}");
+    assert!(
+        refused.stderr.contains("linux.resources.memory.kernel"),
+        "{refused}"
+    );
+    assert_eq!(read(pids_max), "50");
+}
+
+/// `bvisor events --stats` reports what the cgroup files hold (memory limit, pids), and the
+/// streaming form reports an "oom" event when the kernel OOM-kills a process of the container
+/// (ground truth: memory.oom_control's oom_kill count grew). Control: no oom event before.
+#[test]
+fn events_report_usage_and_oom() {
+    if !require_root() {
+        return;
+    }
+    if !has_v1("memory") && !skip("no cgroup v1 memory hierarchy") {
+        return;
+    }
+    let h = Harness::new("events_usage_oom");
+    let mut b = h.bundle();
+    b.args(&["sleep", "100"]);
+    let limit = 32u64 << 20;
+    b.linux()["resources"] =
+        json!({"memory": {"limit": limit, "swap": limit}, "pids": {"limit": 20}});
+    let c = h.start(&b, "ev");
+    let out = h.run(&["events", "--stats", &c.id]);
+    out.expect_ok();
+    let ev: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("one JSON line");
+    assert_eq!(ev["type"], "stats");
+    assert_eq!(ev["id"], c.id.as_str());
+    let mem = v1_dir("memory", &c.id).unwrap();
+    assert_eq!(
+        ev["data"]["memory"]["usage"]["limit"].as_u64(),
+        Some(read(mem.join("memory.limit_in_bytes")).parse().unwrap())
+    );
+    let pids = v1_dir("pids", &c.id).unwrap();
+    assert_eq!(ev["data"]["pids"]["limit"], json!(20));
+    assert_eq!(
+        ev["data"]["pids"]["current"].as_u64(),
+        Some(read(pids.join("pids.current")).parse().unwrap())
+    );
+
+    let oom_kills = || {
+        read(mem.join("memory.oom_control"))
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("oom_kill ")
+                    .map(|v| v.parse::<u64>().unwrap())
+            })
+            .unwrap_or(0)
+    };
+    let before = oom_kills();
+    let stream = h.spawn_bvisor(&["events", "--interval", "100ms", &c.id]);
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let quiet = stream.stdout_now();
+    assert!(quiet.lines().any(|l| l.contains("\"stats\"")), "{quiet}");
+    assert!(
+        !quiet.contains("\"oom\""),
+        "control: an oom event before any OOM: {quiet}"
+    );
+    h.exec(
+        &c.id,
+        &["sh", "-c", "dd if=/dev/zero of=/dev/null bs=64M count=1"],
+    );
+    poll_true("the kernel OOM-killed the hog", POLL_TIMEOUT, || {
+        oom_kills() > before
+    });
+    poll_true("an oom event", POLL_TIMEOUT, || {
+        stream.stdout_now().contains("\"oom\"")
+    });
+    h.delete_force(&c.id);
+    let out = stream.wait();
+    assert!(out.ok(), "events did not end with the container: {out}");
+}

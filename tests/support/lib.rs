@@ -1145,6 +1145,21 @@ impl Harness {
         finish(&mut child, so, se, cmdline)
     }
 
+    /// As [`Harness::run`], with `input` on stdin.
+    pub fn run_stdin(&self, args: &[&str], input: &str) -> Out {
+        let (mut cmd, so, se, cmdline) = self.command(args, &self.dir);
+        cmd.stdin(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {cmdline}: {e}"));
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().expect("piped stdin");
+            let _ = stdin.write_all(input.as_bytes());
+        }
+        finish(&mut child, so, se, cmdline)
+    }
+
     /// Start `bvisor ARGS…` without waiting (e.g. a foreground `run` the test signals).
     pub fn spawn_bvisor(&self, args: &[&str]) -> RunningCommand {
         let (mut cmd, so, se, cmdline) = self.command(args, &self.dir);

@@ -10,6 +10,7 @@ pub mod devices;
 pub mod discover;
 pub mod resources;
 pub mod rootless;
+pub mod stats;
 
 pub use discover::{Hierarchies, Hierarchy, Mode, Version};
 use serde::{Deserialize, Serialize};

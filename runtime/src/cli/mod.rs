@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 pub mod create;
 pub mod delete;
+pub mod events;
 pub mod exec;
 pub mod features;
 pub mod kill;
@@ -18,6 +19,7 @@ pub mod spec;
 pub mod start;
 pub mod state;
 pub mod tty;
+pub mod update;
 
 /// Exit code for a usage or runtime error, as runc uses.
 pub const EXIT_ERROR: i32 = 1;
@@ -100,6 +102,10 @@ pub enum Command {
     Features(features::FeaturesArgs),
     /// Print a bundle's boundary plan without running anything
     Plan(plan::PlanArgs),
+    /// Update a running container's cgroup resources (admitted by the planner first)
+    Update(update::UpdateArgs),
+    /// Resource usage and OOM events of a container (one JSON object per line)
+    Events(events::EventsArgs),
 }
 
 /// The state root for root (an unprivileged caller's is under `$XDG_RUNTIME_DIR`).
@@ -169,5 +175,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Spec(a) => spec::run(g, a),
         Command::Features(a) => features::run(g, a),
         Command::Plan(a) => plan::run(g, a),
+        Command::Update(a) => update::run(g, a),
+        Command::Events(a) => events::run(g, a),
     }
 }

@@ -236,6 +236,51 @@ pub fn pause(root: &Path, id: &str, frozen: bool) -> Result<()> {
     st.cgroups.freeze(frozen).map_err(io("freezer"))
 }
 
+/// `update`: new `linux.resources` for a created, running or paused container. The planner
+/// admits them as it would at create (a knob without a proven row is refused by its field and
+/// nothing is written); then each knob is written to the container's cgroups, the first
+/// failure naming its file and field.
+pub fn update(root: &Path, id: &str, r: &oci_spec::runtime::LinuxResources) -> Result<()> {
+    let (dir, _lock, st) = open(root, id)?;
+    if st.cgroups.dirs.is_empty() {
+        return Err(Error::Other(format!(
+            "container {id} has no cgroups of its own (rootless, not delegated): nothing to update"
+        )));
+    }
+    let s = st.status(&dir);
+    if !matches!(s, Status::Created | Status::Running | Status::Paused) {
+        return Err(Error::Other(format!(
+            "cannot update a container that is {}",
+            s.as_str()
+        )));
+    }
+    if r.devices().is_some() {
+        // Device rules are set once at create (v1 allow/deny lists cannot be diffed safely).
+        return Err(Error::Other(
+            "linux.resources.devices: device rules cannot be updated on a live container".into(),
+        ));
+    }
+    plan::admit_resources(r).map_err(Error::Refused)?;
+    crate::cgroups::resources::apply(&st.cgroups, r).map_err(io("update"))?;
+    Ok(())
+}
+
+/// `events`: the container's status and its resource usage (runc's stats `data` object) and
+/// OOM kill count, read from its cgroups now. `None` for the stats when it has no cgroups.
+pub fn stats(root: &Path, id: &str) -> Result<(Status, Option<serde_json::Value>, Option<u64>)> {
+    let (dir, _lock, st) = open(root, id)?;
+    let status = st.status(&dir);
+    if st.cgroups.dirs.is_empty() {
+        return Ok((status, None, None));
+    }
+    let data = crate::cgroups::stats::read(&st.cgroups);
+    Ok((
+        status,
+        Some(data),
+        crate::cgroups::stats::oom_kills(&st.cgroups),
+    ))
+}
+
 pub struct ExecOpts {
     pub root: PathBuf,
     pub id: String,

@@ -63,6 +63,14 @@ pub fn admit(loaded: &LoadedSpec, opts: &AdmitOptions) -> Result<BoundaryPlan, R
     admit_on(loaded, opts, crate::cgroups::Hierarchies::discover())
 }
 
+/// Admit new `linux.resources` for a live container (`bvisor update`): every knob set must have
+/// a proven mechanism here, exactly as at create; refused whole otherwise, before any write.
+pub fn admit_resources(r: &oci_spec::runtime::LinuxResources) -> Result<BoundaryPlan, Refusal> {
+    let ledger = Ledger::embedded().map_err(Refusal::Ledger)?;
+    let profile = Profile::probe();
+    plan(&requirement::resource_requirements(r), &ledger, &profile)
+}
+
 /// [`admit`] with the machine's cgroup hierarchies already read by the caller.
 pub fn admit_on(
     loaded: &LoadedSpec,

@@ -61,6 +61,14 @@ pub fn requirements(loaded: &LoadedSpec, opts: &AdmitOptions) -> Vec<Requirement
     map(loaded, opts).requirements
 }
 
+/// The requirements of `linux.resources` alone, as `bvisor update` asks for them on a live
+/// container (field names as in a config: `linux.resources.memory.limit`).
+pub fn resource_requirements(r: &oci_spec::runtime::LinuxResources) -> Vec<Requirement> {
+    let mut m = Mapper::default();
+    m.resources(r);
+    m.reqs
+}
+
 pub fn map(loaded: &LoadedSpec, opts: &AdmitOptions) -> Mapping {
     let mut m = Mapper::default();
     let spec = &loaded.spec;
