@@ -347,3 +347,179 @@ fn events_report_usage_and_oom() {
     let out = stream.wait();
     assert!(out.ok(), "events did not end with the container: {out}");
 }
+
+/// The whole disk (MAJ:MIN) holding `path`, for blkio rules (v1 throttles take whole disks).
+fn disk_of(path: &std::path::Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let dev = fs::metadata(path).ok()?.dev();
+    // SAFETY: major/minor are pure arithmetic on a dev_t.
+    let (ma, mi) = (libc::major(dev), libc::minor(dev));
+    if ma == 0 {
+        return None; // tmpfs, overlay: no block device
+    }
+    let sys = PathBuf::from(format!("/sys/dev/block/{ma}:{mi}"));
+    if sys.join("partition").exists() {
+        let parent = fs::canonicalize(&sys).ok()?.parent()?.join("dev");
+        return fs::read_to_string(parent)
+            .ok()
+            .map(|s| s.trim().to_string());
+    }
+    Some(format!("{ma}:{mi}"))
+}
+
+/// blkio throttles: the four rules reach the container's blkio.throttle.* files, and a 3 MiB
+/// direct write under a 1 MiB/s write_bps rule takes over 1.5 s (the throttle's floor), while
+/// the same write without the rule finishes well under that (control).
+#[test]
+fn blkio_throttle_slows_direct_writes() {
+    if !require_root() {
+        return;
+    }
+    if !has_v1("blkio") && !skip("no cgroup v1 blkio hierarchy") {
+        return;
+    }
+    let h = Harness::new("blkio_throttle");
+    let data = h.mkdir("data");
+    let Some(disk) = disk_of(&data) else {
+        skip("the scratch directory is not on a block device");
+        return;
+    };
+    let (ma, mi) = disk.split_once(':').unwrap();
+    let (ma, mi): (i64, i64) = (ma.parse().unwrap(), mi.parse().unwrap());
+    let rule = |rate: u64| json!([{"major": ma, "minor": mi, "rate": rate}]);
+    // dd prints its own timing; the shell's clock is coarse, so time from the host.
+    let script =
+        "dd if=/dev/zero of=/data/f bs=64k count=48 oflag=direct 2>/dev/null; echo dd-exit=$?";
+    let timed = |b: &Bundle, tag: &str| {
+        let t = std::time::Instant::now();
+        let out = h.output_of(b, tag);
+        assert!(out.contains("dd-exit=0"), "{tag}: {out}");
+        t.elapsed()
+    };
+
+    let mut b = h.bundle();
+    b.bind(&data, "/data", &["rw"]);
+    b.sh(script);
+    b.linux()["resources"] = json!({"blockIO": {
+        "throttleWriteBpsDevice": rule(1 << 20),
+        "throttleReadBpsDevice": rule(2 << 20),
+        "throttleReadIOPSDevice": rule(1000),
+        "throttleWriteIOPSDevice": rule(900)}});
+    let slow = timed(&b, "throttled");
+
+    let mut live = h.bundle();
+    live.args(&["sleep", "100"]);
+    live.linux()["resources"] = b.config["linux"]["resources"].clone();
+    let c = h.start(&live, "live");
+    let dir = v1_dir("blkio", &c.id).unwrap();
+    for (file, rate) in [
+        ("blkio.throttle.write_bps_device", 1u64 << 20),
+        ("blkio.throttle.read_bps_device", 2 << 20),
+        ("blkio.throttle.read_iops_device", 1000),
+        ("blkio.throttle.write_iops_device", 900),
+    ] {
+        assert_eq!(read(dir.join(file)), format!("{disk} {rate}"), "{file}");
+    }
+
+    let mut ctl = h.bundle();
+    ctl.bind(&data, "/data", &["rw"]);
+    ctl.sh(script);
+    let fast = timed(&ctl, "control");
+    assert!(
+        slow >= std::time::Duration::from_millis(1500),
+        "3 MiB under a 1 MiB/s write throttle took only {slow:?}"
+    );
+    assert!(
+        fast < std::time::Duration::from_millis(1500),
+        "control: the unthrottled write took {fast:?}"
+    );
+}
+
+/// disableOOMKiller: an allocation over the memory limit is not killed; the kernel holds the
+/// container under OOM (memory.oom_control `under_oom 1`) with the process alive. Control: the
+/// same allocation without it is OOM-killed (oom_kill grows, the process is gone).
+#[test]
+fn oom_killer_disabled_keeps_the_hog_alive() {
+    if !require_root() {
+        return;
+    }
+    if !has_v1("memory") && !skip("no cgroup v1 memory hierarchy") {
+        return;
+    }
+    let h = Harness::new("oom_disabled");
+    let limit = 16u64 << 20;
+    let hog = ["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"];
+    let oom = |dir: &std::path::Path, key: &str| {
+        read(dir.join("memory.oom_control"))
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(&format!("{key} "))
+                    .map(|v| v.parse::<u64>().unwrap())
+            })
+            .unwrap_or(0)
+    };
+    let start = |disable: bool, tag: &str| {
+        let mut b = h.bundle();
+        b.args(&["sleep", "100"]);
+        b.linux()["resources"] =
+            json!({"memory": {"limit": limit, "swap": limit, "disableOOMKiller": disable}});
+        let c = h.start(&b, tag);
+        let dir = v1_dir("memory", &c.id).unwrap();
+        (c, dir)
+    };
+
+    let (c, dir) = start(true, "disabled");
+    assert_eq!(oom(&dir, "oom_kill_disable"), 1);
+    let pid = h.exec_detached(&c.id, &hog);
+    poll_true("the container under OOM", POLL_TIMEOUT, || {
+        oom(&dir, "under_oom") == 1
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        pid_alive(pid),
+        "the hog was killed with the OOM killer disabled"
+    );
+    assert_eq!(oom(&dir, "oom_kill"), 0);
+    h.delete_force(&c.id);
+
+    let (c, dir) = start(false, "control");
+    let pid = h.exec_detached(&c.id, &hog);
+    poll_true("control: the hog OOM-killed", POLL_TIMEOUT, || {
+        oom(&dir, "oom_kill") > 0 && !pid_alive(pid)
+    });
+}
+
+/// cpu burst and idle, and the kernel TCP memory limit, reach the container's v1 cgroup files.
+#[test]
+fn cpu_burst_idle_and_kernel_tcp_reach_cgroup_files() {
+    if !require_root() {
+        return;
+    }
+    if (!has_v1("cpu") || !has_v1("memory")) && !skip("no cgroup v1 cpu and memory hierarchies") {
+        return;
+    }
+    let h = Harness::new("cpu_burst_idle");
+    let mut b = h.bundle();
+    b.args(&["sleep", "100"]);
+    b.linux()["resources"] = json!({
+        "cpu": {"quota": 50000, "period": 100000, "burst": 20000, "idle": 1},
+        "memory": {"kernelTCP": 1 << 20}});
+    let c = h.start(&b, "knobs");
+    let cpu = v1_dir("cpu", &c.id).unwrap();
+    assert_eq!(read(cpu.join("cpu.cfs_burst_us")), "20000");
+    assert_eq!(read(cpu.join("cpu.idle")), "1");
+    let mem = v1_dir("memory", &c.id).unwrap();
+    assert_eq!(
+        read(mem.join("memory.kmem.tcp.limit_in_bytes")),
+        (1u64 << 20).to_string()
+    );
+    // Control: a container without the knobs has the kernel's defaults there.
+    let mut ctl = h.bundle();
+    ctl.args(&["sleep", "100"]);
+    let c = h.start(&ctl, "defaults");
+    assert_eq!(read(v1_dir("cpu", &c.id).unwrap().join("cpu.idle")), "0");
+    assert_eq!(
+        read(v1_dir("cpu", &c.id).unwrap().join("cpu.cfs_burst_us")),
+        "0"
+    );
+}

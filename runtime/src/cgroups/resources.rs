@@ -30,6 +30,13 @@ pub const MECHANISMS: &[&str] = &[
     "cgroup-v1:cpu.cfs_period_us",
     "cgroup-v1:cpu.rt_runtime_us",
     "cgroup-v1:cpu.rt_period_us",
+    "cgroup-v1:cpu.cfs_burst_us",
+    "cgroup-v1:cpu.idle",
+    "cgroup-v1:memory.kmem.tcp.limit_in_bytes",
+    "cgroup-v1:blkio.throttle.read_bps_device",
+    "cgroup-v1:blkio.throttle.write_bps_device",
+    "cgroup-v1:blkio.throttle.read_iops_device",
+    "cgroup-v1:blkio.throttle.write_iops_device",
     "cgroup-v2:cpu.weight",
     "cgroup-v2:cpu.max",
     "cgroup-v1:cpuset.cpus",
@@ -118,6 +125,18 @@ pub fn plan_writes(r: &LinuxResources, version_of: impl Fn(&str) -> Version) -> 
                         q,
                         "linux.resources.cpu.quota",
                     ));
+                }
+                if let Some(b) = c.burst() {
+                    out.push(w(
+                        v,
+                        "cpu",
+                        "cpu.cfs_burst_us",
+                        b,
+                        "linux.resources.cpu.burst",
+                    ));
+                }
+                if let Some(i) = c.idle() {
+                    out.push(w(v, "cpu", "cpu.idle", i, "linux.resources.cpu.idle"));
                 }
                 if let Some(p) = c.realtime_period() {
                     out.push(w(
@@ -235,6 +254,15 @@ pub fn plan_writes(r: &LinuxResources, version_of: impl Fn(&str) -> Version) -> 
                         "linux.resources.memory.swappiness",
                     ));
                 }
+                if let Some(t) = m.kernel_tcp() {
+                    out.push(w(
+                        v,
+                        "memory",
+                        "memory.kmem.tcp.limit_in_bytes",
+                        limit(t),
+                        "linux.resources.memory.kernelTCP",
+                    ));
+                }
                 if let Some(d) = m.disable_oom_killer() {
                     out.push(w(
                         v,
@@ -278,6 +306,40 @@ pub fn plan_writes(r: &LinuxResources, version_of: impl Fn(&str) -> Version) -> 
                         value,
                         "linux.resources.memory.swap",
                     ));
+                }
+            }
+        }
+    }
+    if let Some(b) = r.block_io() {
+        // v1 throttles only: one "MAJ:MIN rate" write per device (each write sets that device's
+        // rule). v2's io.max and the weights are refused by the planner on this path.
+        let v = version_of("blkio");
+        if v == Version::V1 {
+            for (file, field, list) in [
+                (
+                    "blkio.throttle.read_bps_device",
+                    "linux.resources.blockIO.throttleReadBpsDevice",
+                    b.throttle_read_bps_device(),
+                ),
+                (
+                    "blkio.throttle.write_bps_device",
+                    "linux.resources.blockIO.throttleWriteBpsDevice",
+                    b.throttle_write_bps_device(),
+                ),
+                (
+                    "blkio.throttle.read_iops_device",
+                    "linux.resources.blockIO.throttleReadIOPSDevice",
+                    b.throttle_read_iops_device(),
+                ),
+                (
+                    "blkio.throttle.write_iops_device",
+                    "linux.resources.blockIO.throttleWriteIOPSDevice",
+                    b.throttle_write_iops_device(),
+                ),
+            ] {
+                for d in list.iter().flatten() {
+                    let value = format!("{}:{} {}", d.major(), d.minor(), d.rate());
+                    out.push(w(v, "blkio", file, value, field));
                 }
             }
         }

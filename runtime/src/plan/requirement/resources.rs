@@ -136,7 +136,7 @@ impl Mapper {
                     "idle",
                     "cgroup.cpu.idle",
                     c.idle().map(|v| v.to_string()),
-                    &["cgroup-v2:cpu.idle"],
+                    &["cgroup-v1:cpu.idle", "cgroup-v2:cpu.idle"],
                 ),
             ];
             for (name, kind, v, mechs) in knobs {
