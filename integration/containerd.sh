@@ -137,6 +137,12 @@ lifecycle() {
   ctr_ run -d "${rt[@]}" "$BB" "$p-task" sleep 300 >/dev/null
   case_ "$name/exec" "hi-exec" ctr_ task exec --exec-id e1 "$p-task" echo hi-exec
   case_ "$name/ps" "PID" ctr_ task ps "$p-task"
+  case_ "$name/metrics" "pids.current" ctr_ task metrics "$p-task"
+  # A terminal: ctr wants one on its own stdin, so it runs under script(1).
+  case_ "$name/exec-tty" "/dev/pts/" \
+    script -qec "ctr -a '$W/ctd.sock' task exec -t --exec-id t1 '$p-task' tty" /dev/null
+  case_ "$name/run-tty" "/dev/pts/" \
+    script -qec "ctr -a '$W/ctd.sock' run -t --rm ${rt[*]} '$BB' '$p-tty' tty" /dev/null
   ctr_ task pause "$p-task"
   case_ "$name/pause" "PAUSED" ctr_ task ls
   ctr_ task resume "$p-task"

@@ -8,10 +8,11 @@
 //! stdio on containerd's FIFOs. One shim process serves every container of a pod (grouped by the
 //! CRI sandbox id annotation), as containerd's runc v2 shim does.
 //!
-//! Not supported (refused with a clear error, never pretended): `terminal: true` (a TTY), update,
-//! checkpoint; and OCI hooks, whose library runner waits for its own children while this
+//! Not supported (refused with a clear error, never pretended): checkpoint; and OCI hooks, whose library runner waits for its own children while this
 //! process's reaper reaps them.
 
+mod console;
+mod metrics;
 mod stdio;
 
 use containerd_shim as shim;
@@ -38,6 +39,9 @@ struct Proc {
     stderr: String,
     /// An exec'd process not started yet: its spec.
     spec: Option<oci_spec::runtime::Process>,
+    /// The pty master of a process with a terminal (for resize).
+    console: Option<Arc<std::os::fd::OwnedFd>>,
+    terminal: bool,
 }
 
 struct Container {
@@ -266,9 +270,6 @@ impl shim::Task for Service {
         _ctx: &TtrpcContext,
         req: api::CreateTaskRequest,
     ) -> TtrpcResult<api::CreateTaskResponse> {
-        if req.terminal {
-            return Err(unsupported("a terminal (ctr run -t)"));
-        }
         if !req.checkpoint.is_empty() {
             return Err(unsupported("restoring a checkpoint"));
         }
@@ -288,18 +289,39 @@ impl shim::Task for Service {
                 mounted = true;
             }
         }
-        let io = stdio::open(&req.stdin, &req.stdout, &req.stderr).map_err(err);
-        let created = io.and_then(|io| {
-            bvisor::container::create(&bvisor::container::CreateOpts {
-                root: self.0.root.clone(),
-                id: req.id.clone(),
-                bundle: bundle.clone(),
-                stdio: Some(stdio::raw(&io)),
-                ..Default::default()
+        let created = if req.terminal {
+            // The pty slave is the process's stdio; we relay its master.
+            console_listener().and_then(|l| {
+                let st = bvisor::container::create(&bvisor::container::CreateOpts {
+                    root: self.0.root.clone(),
+                    id: req.id.clone(),
+                    bundle: bundle.clone(),
+                    console_socket: Some(l.path.clone()),
+                    ..Default::default()
+                })
+                .map_err(err)?;
+                let master = take_console(&l, &req.stdin, &req.stdout);
+                if master.is_err() {
+                    let _ = bvisor::container::delete(&self.0.root, &req.id, true);
+                }
+                Ok((st, Some(master?)))
             })
-            .map_err(err)
-        });
-        let st = match created {
+        } else {
+            stdio::open(&req.stdin, &req.stdout, &req.stderr)
+                .map_err(err)
+                .and_then(|io| {
+                    bvisor::container::create(&bvisor::container::CreateOpts {
+                        root: self.0.root.clone(),
+                        id: req.id.clone(),
+                        bundle: bundle.clone(),
+                        stdio: Some(stdio::raw(&io)),
+                        ..Default::default()
+                    })
+                    .map_err(err)
+                })
+                .map(|st| (st, None))
+        };
+        let (st, console) = match created {
             Ok(st) => st,
             Err(e) => {
                 if mounted {
@@ -318,6 +340,8 @@ impl shim::Task for Service {
                     stdin: req.stdin.clone(),
                     stdout: req.stdout.clone(),
                     stderr: req.stderr.clone(),
+                    console,
+                    terminal: req.terminal,
                     ..Default::default()
                 },
                 execs: HashMap::new(),
@@ -360,7 +384,7 @@ impl shim::Task for Service {
                 ..Default::default()
             });
         }
-        let (spec, paths) = self.with(&req.id, |c| {
+        let (spec, paths, terminal) = self.with(&req.id, |c| {
             let p = c
                 .execs
                 .get_mut(&req.exec_id)
@@ -369,20 +393,30 @@ impl shim::Task for Service {
                 .spec
                 .take()
                 .ok_or_else(|| err(format!("exec {} already started", req.exec_id)))?;
-            Ok((spec, [p.stdin.clone(), p.stdout.clone(), p.stderr.clone()]))
+            Ok((
+                spec,
+                [p.stdin.clone(), p.stdout.clone(), p.stderr.clone()],
+                p.terminal,
+            ))
         })?;
-        let io = stdio::open(&paths[0], &paths[1], &paths[2]).map_err(err)?;
-        let pid = bvisor::container::exec(&bvisor::container::ExecOpts {
+        let opts = |console_socket, stdio| bvisor::container::ExecOpts {
             root: self.0.root.clone(),
             id: req.id.clone(),
-            process: spec,
-            console_socket: None,
+            process: spec.clone(),
+            console_socket,
             preserve_fds: 0,
             strict: false,
-            stdio: Some(stdio::raw(&io)),
-        })
-        .map_err(err)?;
-        drop(io);
+            stdio,
+        };
+        let (pid, console) = if terminal {
+            let l = console_listener()?;
+            let pid = bvisor::container::exec(&opts(Some(l.path.clone()), None)).map_err(err)?;
+            (pid, Some(take_console(&l, &paths[0], &paths[1])?))
+        } else {
+            let io = stdio::open(&paths[0], &paths[1], &paths[2]).map_err(err)?;
+            let pid = bvisor::container::exec(&opts(None, Some(stdio::raw(&io)))).map_err(err)?;
+            (pid, None)
+        };
         {
             let mut t = self.0.tasks.lock().unwrap();
             let early = t.early.remove(&pid);
@@ -393,6 +427,7 @@ impl shim::Task for Service {
             {
                 p.pid = pid;
                 p.exit = early;
+                p.console = console;
             }
         }
         self.0.changed.notify_all();
@@ -477,9 +512,6 @@ impl shim::Task for Service {
     }
 
     fn exec(&self, _ctx: &TtrpcContext, req: api::ExecProcessRequest) -> TtrpcResult<api::Empty> {
-        if req.terminal {
-            return Err(unsupported("an exec with a terminal (ctr task exec -t)"));
-        }
         let spec: oci_spec::runtime::Process = serde_json::from_slice(&req.spec.value)
             .map_err(|e| err(format!("exec {} process spec: {e}", req.exec_id)))?;
         self.with(&req.id, |c| {
@@ -493,6 +525,7 @@ impl shim::Task for Service {
                     stdout: req.stdout.clone(),
                     stderr: req.stderr.clone(),
                     spec: Some(spec),
+                    terminal: req.terminal,
                     ..Default::default()
                 },
             );
@@ -624,16 +657,24 @@ impl shim::Task for Service {
         Err(unsupported("checkpoint"))
     }
 
-    fn update(&self, _ctx: &TtrpcContext, _req: api::UpdateTaskRequest) -> TtrpcResult<api::Empty> {
-        Err(unsupported("update of a running task's resources"))
+    fn update(&self, _ctx: &TtrpcContext, req: api::UpdateTaskRequest) -> TtrpcResult<api::Empty> {
+        self.with(&req.id, |_| Ok(()))?;
+        // containerd sends the runtime-spec LinuxResources as JSON in an Any.
+        let r: oci_spec::runtime::LinuxResources = serde_json::from_slice(&req.resources.value)
+            .map_err(|e| err(format!("update {}: linux.resources: {e}", req.id)))?;
+        bvisor::container::update(&self.0.root, &req.id, &r).map_err(err)?;
+        Ok(api::Empty::new())
     }
 
     fn resize_pty(
         &self,
         _ctx: &TtrpcContext,
-        _req: api::ResizePtyRequest,
+        req: api::ResizePtyRequest,
     ) -> TtrpcResult<api::Empty> {
-        // No task of this shim has a terminal (refused at create/exec).
+        let console = self.with(&req.id, |c| Ok(c.process(&req.exec_id)?.console.clone()))?;
+        if let Some(m) = console {
+            console::resize(&m, req.width, req.height).map_err(err)?;
+        }
         Ok(api::Empty::new())
     }
 
@@ -648,7 +689,13 @@ impl shim::Task for Service {
         req: api::StatsRequest,
     ) -> TtrpcResult<api::StatsResponse> {
         self.with(&req.id, |_| Ok(()))?;
-        Err(unsupported("stats"))
+        let (_, data, _) = bvisor::container::stats(&self.0.root, &req.id).map_err(err)?;
+        let data =
+            data.ok_or_else(|| err(format!("{}: no cgroups of its own, no stats", req.id)))?;
+        Ok(api::StatsResponse {
+            stats: Some(metrics::pack(&metrics::from_stats(&data))).into(),
+            ..Default::default()
+        })
     }
 
     fn connect(
@@ -672,6 +719,24 @@ impl shim::Task for Service {
         }
         Ok(api::Empty::new())
     }
+}
+
+fn console_listener() -> TtrpcResult<bvisor::cli::tty::ConsoleListener> {
+    bvisor::cli::tty::ConsoleListener::new().map_err(|e| err(format!("console socket: {e}")))
+}
+
+/// Take the pty master bvisor sent to `l` and start relaying it to containerd's FIFOs.
+fn take_console(
+    l: &bvisor::cli::tty::ConsoleListener,
+    stdin: &str,
+    stdout: &str,
+) -> TtrpcResult<Arc<std::os::fd::OwnedFd>> {
+    let master = Arc::new(
+        l.receive_master()
+            .map_err(|e| err(format!("console: {e}")))?,
+    );
+    console::relay(master.clone(), stdin, stdout).map_err(|e| err(format!("console: {e}")))?;
+    Ok(master)
 }
 
 fn main() {

@@ -19,7 +19,8 @@ pub fn raw(io: &[OwnedFd; 3]) -> [std::os::fd::RawFd; 3] {
     io.each_ref().map(std::os::fd::AsRawFd::as_raw_fd)
 }
 
-fn fifo(path: &str, mode: i32) -> io::Result<OwnedFd> {
+/// One FIFO end (or /dev/null for an empty path).
+pub fn fifo(path: &str, mode: i32) -> io::Result<OwnedFd> {
     if path.is_empty() {
         return raw_open("/dev/null", libc::O_RDWR);
     }

@@ -13,8 +13,12 @@ pub struct ConsoleListener {
 }
 
 impl ConsoleListener {
+    /// A listening socket in a fresh private directory (unique per call: a shim serves many
+    /// terminals at once).
     pub fn new() -> std::io::Result<ConsoleListener> {
-        let dir = std::env::temp_dir().join(format!("bvisor-console-{}", std::process::id()));
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("bvisor-console-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
         let path = dir.join("console.sock");
         let _ = std::fs::remove_file(&path);
