@@ -6,5 +6,7 @@
 # cleanup) is integration/containerd.sh, which also runs its cases first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. integration/lib.sh
+apt_install libseccomp-dev pkg-config protobuf-compiler
 cargo build --release --workspace --bins -q
 BVISOR_PROFILE=release BVISOR_CTD_BENCH=1 exec integration/containerd.sh

@@ -4,7 +4,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 root=$(repo_root)
 cd "$root"
-apt_install busybox-static libseccomp-dev pkg-config
+apt_install busybox-static libseccomp-dev pkg-config protobuf-compiler
 cargo build --release --workspace --bins -q
 build_wasm_runner release
 bundles/linux/make-rootfs.sh

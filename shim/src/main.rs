@@ -11,6 +11,7 @@
 //! Not supported (refused with a clear error, never pretended): checkpoint; and OCI hooks, whose library runner waits for its own children while this
 //! process's reaper reaps them.
 
+mod artifact;
 mod console;
 mod metrics;
 mod stdio;
@@ -50,6 +51,9 @@ struct Container {
     execs: HashMap<String, Proc>,
     /// containerd handed us rootfs mounts, mounted at `<bundle>/rootfs`.
     rootfs_mounted: bool,
+    /// The rootfs holds a wasm artifact's modules we wrote (removed at delete: containerd
+    /// removes only an empty rootfs directory).
+    artifact: bool,
 }
 
 impl Container {
@@ -74,6 +78,8 @@ struct Tasks {
 struct Inner {
     exit: ExitSignal,
     namespace: String,
+    /// containerd's gRPC socket (for wasm artifacts' content).
+    address: String,
     /// bvisor's state root for this namespace.
     root: PathBuf,
     tasks: Mutex<Tasks>,
@@ -192,6 +198,44 @@ impl Service {
         }
     }
 
+    /// A task without rootfs mounts whose rootfs is empty may be an OCI wasm artifact: its
+    /// modules come from containerd's content store into the rootfs, and `process.args[0]`
+    /// becomes the absolute path of the module it names (or of the first module when it names
+    /// none); the rest of the args stay the module's. Returns whether the rootfs was filled.
+    fn wasm_artifact(&self, id: &str, bundle: &Path) -> TtrpcResult<bool> {
+        let rootfs = bundle.join("rootfs");
+        let empty = std::fs::read_dir(&rootfs).map_or(true, |mut d| d.next().is_none());
+        if !empty {
+            return Ok(false);
+        }
+        std::fs::create_dir_all(&rootfs).map_err(err)?;
+        let modules = artifact::fetch_into(&self.0.address, &self.0.namespace, id, &rootfs)
+            .map_err(|e| err(format!("wasm artifact: {e}")))?;
+        let Some(first) = modules.first() else {
+            return Ok(false);
+        };
+        let path = bundle.join("config.json");
+        let mut spec: serde_json::Value = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or_else(|| err(format!("{}: unreadable", path.display())))?;
+        let args = &mut spec["process"]["args"];
+        // args[0] names one of the modules (as `hello.wasm` or `/hello.wasm`), else the first.
+        let named = args[0].as_str().and_then(|a| {
+            let a = Path::new("/").join(a.trim_start_matches('/'));
+            modules.iter().find(|m| **m == a)
+        });
+        let module = serde_json::json!(named.unwrap_or(first).to_string_lossy());
+        let mut v = args.as_array().cloned().unwrap_or_default();
+        match v.first_mut() {
+            Some(a0) => *a0 = module,
+            None => v.push(module),
+        }
+        *args = serde_json::Value::Array(v);
+        std::fs::write(&path, serde_json::to_vec(&spec).map_err(err)?).map_err(err)?;
+        Ok(true)
+    }
+
     fn unmount_rootfs(bundle: &Path) {
         let target = bundle.join("rootfs");
         if let Ok(c) = std::ffi::CString::new(target.as_os_str().as_encoded_bytes()) {
@@ -208,6 +252,7 @@ impl shim::Shim for Service {
         Service(Arc::new(Inner {
             exit: ExitSignal::default(),
             namespace: args.namespace.clone(),
+            address: args.address.clone(),
             root: Path::new("/run/containerd/bvisor").join(&args.namespace),
             tasks: Mutex::new(Tasks::default()),
             changed: Condvar::new(),
@@ -289,6 +334,7 @@ impl shim::Task for Service {
                 mounted = true;
             }
         }
+        let artifact = req.rootfs.is_empty() && self.wasm_artifact(&req.id, &bundle)?;
         let created = if req.terminal {
             // The pty slave is the process's stdio; we relay its master.
             console_listener().and_then(|l| {
@@ -327,6 +373,9 @@ impl shim::Task for Service {
                 if mounted {
                     Service::unmount_rootfs(&bundle);
                 }
+                if artifact {
+                    let _ = std::fs::remove_dir_all(bundle.join("rootfs"));
+                }
                 return Err(e);
             }
         };
@@ -346,6 +395,7 @@ impl shim::Task for Service {
                 },
                 execs: HashMap::new(),
                 rootfs_mounted: mounted,
+                artifact,
             },
         );
         self.publish(
@@ -591,6 +641,9 @@ impl shim::Task for Service {
             .ok_or_else(|| not_found(&format!("container {}", req.id)))?;
         if c.rootfs_mounted {
             Service::unmount_rootfs(&c.bundle);
+        }
+        if c.artifact {
+            let _ = std::fs::remove_dir_all(c.bundle.join("rootfs"));
         }
         let (code, at) = c.init.exit.unwrap_or((128 + libc::SIGKILL as u32, now()));
         self.publish(
