@@ -38,7 +38,7 @@ CTD_PID=""
 CTD17_PID=""
 fails=0
 # cgroup hierarchies' top-level dirs before, so the cleanup removes only (empty) ones we caused.
-cg_before=$(ls -d /sys/fs/cgroup/*/* 2>/dev/null | sort)
+cg_before=$(cgroup_dirs)
 
 cleanup() {
   set +e
@@ -66,11 +66,9 @@ cleanup() {
     umount -l "$m" 2>/dev/null
   done
   rm -rf "$W"
-  # Parents podman or containerd's cgroupsPath made us create (libpod_parent, default): only
-  # new, empty ones.
-  comm -13 <(echo "$cg_before") <(ls -d /sys/fs/cgroup/*/* 2>/dev/null | sort) |
-    while read -r d; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
-  return 0
+  # Parents podman or containerd's cgroupsPath made us create (libpod_parent/conmon, default):
+  # only new, empty ones.
+  remove_new_cgroups "$cg_before"
 }
 trap cleanup EXIT
 
@@ -95,22 +93,8 @@ case_() {
 }
 
 # --- images: busybox and the wasm sample, as OCI archives --------------------------------------
-image() { # NAME ROOTFS CMD...
-  local name=$1 rootfs=$2
-  shift 2
-  umoci new --image "$W/oci:$name"
-  umoci unpack --image "$W/oci:$name" "$W/unpack-$name" >/dev/null
-  rm -rf "$W/unpack-$name/rootfs"
-  cp -a "$rootfs" "$W/unpack-$name/rootfs"
-  umoci repack --image "$W/oci:$name" "$W/unpack-$name"
-  local args=()
-  for c in "$@"; do args+=(--config.cmd "$c"); done
-  umoci config --image "$W/oci:$name" "${args[@]}" --config.workingdir /
-  skopeo copy -q "oci:$W/oci:$name" "oci-archive:$W/$name.tar:localhost/bvisor-$name:latest"
-}
-umoci init --layout "$W/oci"
-image busybox bundles/linux/rootfs /bin/sh
-image wasm bundles/wasm/rootfs /hello.wasm arg1
+oci_image "$W/oci" busybox bundles/linux/rootfs /bin/sh
+oci_image "$W/oci" wasm bundles/wasm/rootfs /hello.wasm arg1
 BB=localhost/bvisor-busybox:latest
 WASM=localhost/bvisor-wasm:latest
 
@@ -131,8 +115,8 @@ PATH="$root/target/$PROFILE:$PATH" containerd --config "$W/config.toml" > "$W/co
 CTD_PID=$!
 for _ in $(seq 100); do [ -S "$W/ctd.sock" ] && ctr_ version >/dev/null 2>&1 && break; sleep 0.1; done
 ctr_ version >/dev/null || { echo "containerd did not start: $(tail -5 "$W/containerd.log")"; exit 1; }
-ctr_ images import "$W/busybox.tar" >/dev/null
-ctr_ images import "$W/wasm.tar" >/dev/null
+ctr_ images import "$W/oci.busybox.tar" >/dev/null
+ctr_ images import "$W/oci.wasm.tar" >/dev/null
 
 # --- the same cases under both shims -----------------------------------------------------------
 # lifecycle NAME ID-PREFIX RUNTIME-ARGS...: run, exit code, a detached task's exec, ps, pause,
@@ -245,7 +229,7 @@ CTD17_PID=""
 
 # --- podman with bvisor as its OCI runtime --------------------------------------------------------
 mkdir -p "$W/podman"
-pod load -q -i "$W/busybox.tar" >/dev/null
+pod load -q -i "$W/oci.busybox.tar" >/dev/null
 # Explicit ulimits: podman's defaults exceed this machine's hard limits (CAP_SYS_RESOURCE is not
 # in its bounding set), see /work/shared/notes/peers.md.
 case_ podman/run "hi-podman" pod run --rm --network none --ulimit nofile=1024:1024 \

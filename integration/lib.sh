@@ -31,3 +31,31 @@ build_wasm_runner() {
   RUSTFLAGS="-C target-feature=+crt-static" cargo build -q "${flag[@]}" -p bvisor-wasm \
     --bin bvisor-wasm --target "$(rustc -vV | sed -n 's/^host: //p')"
 }
+
+# oci_image LAYOUT NAME ROOTFS CMD...: a one-layer OCI image of ROOTFS (umoci), with CMD as its
+# command, written to LAYOUT.NAME.tar as localhost/bvisor-NAME:latest (skopeo). Local only.
+oci_image() {
+  local layout=$1 name=$2 rootfs=$3
+  shift 3
+  [ -d "$layout" ] || umoci init --layout "$layout"
+  umoci new --image "$layout:$name"
+  umoci unpack --image "$layout:$name" "$layout-unpack-$name" >/dev/null
+  rm -rf "$layout-unpack-$name/rootfs"
+  cp -a "$rootfs" "$layout-unpack-$name/rootfs"
+  umoci repack --image "$layout:$name" "$layout-unpack-$name"
+  rm -rf "$layout-unpack-$name"
+  local args=()
+  for c in "$@"; do args+=(--config.cmd "$c"); done
+  umoci config --image "$layout:$name" "${args[@]}" --config.workingdir /
+  skopeo copy -q "oci:$layout:$name" "oci-archive:$layout.$name.tar:localhost/bvisor-$name:latest"
+}
+
+# cgroup_dirs: every cgroup directory down to five levels, sorted (a before/after snapshot lets
+# a script remove only the new, empty directories it caused, deepest first).
+cgroup_dirs() { find /sys/fs/cgroup -mindepth 2 -maxdepth 5 -type d 2>/dev/null | sort; }
+# remove_new_cgroups BEFORE: rmdir the empty directories that are not in the BEFORE snapshot.
+remove_new_cgroups() {
+  comm -13 <(echo "$1") <(cgroup_dirs) | sort -r |
+    while read -r d; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
+  return 0
+}

@@ -40,6 +40,9 @@ integration/fuzz.sh || status=1
 echo "== containerd (its runc v2 shim and containerd-shim-bvisor-v2) and podman driving bvisor"
 integration/containerd.sh || status=1
 
+echo "== Kubernetes CRI: containerd's CRI plugin with RuntimeClass handlers bvisor and bvisor-runc"
+integration/cri.sh || status=1
+
 if [ "$status" != 0 ]; then
   echo "FAILED"
 fi

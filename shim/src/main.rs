@@ -543,9 +543,24 @@ impl shim::Task for Service {
 
     fn kill(&self, _ctx: &TtrpcContext, req: api::KillRequest) -> TtrpcResult<api::Empty> {
         if req.exec_id.is_empty() {
-            bvisor::container::kill(&self.0.root, &req.id, req.signal as i32, req.all)
-                .map_err(err)?;
-            return Ok(api::Empty::new());
+            // A process that already exited is containerd's NotFound ("process already
+            // finished"), which it tolerates when stopping a pod; any other error is real.
+            let exited = self.with(&req.id, |c| Ok(c.init.exit.is_some()))?;
+            if exited && !req.all {
+                return Err(not_found(&format!(
+                    "process of {} (already finished)",
+                    req.id
+                )));
+            }
+            return match bvisor::container::kill(&self.0.root, &req.id, req.signal as i32, req.all)
+            {
+                Ok(()) => Ok(api::Empty::new()),
+                Err(e) if e.to_string() == "container not running" => Err(not_found(&format!(
+                    "process of {} (already finished)",
+                    req.id
+                ))),
+                Err(e) => Err(err(e)),
+            };
         }
         let pid = self.with(&req.id, |c| {
             c.execs
