@@ -105,6 +105,29 @@ fn kill_all_reaches_every_process() {
     });
 }
 
+/// `kill --all KILL` ends a container whose processes keep forking (each loop iteration leaves
+/// an orphan): on v1 the cgroup is frozen, every pid signalled, then thawed, so no child born
+/// during the walk survives. Ground truth: the cgroup's process list empties. Control: before
+/// the kill the fork loop has filled it.
+#[test]
+fn kill_all_stops_a_fork_loop() {
+    if !require_root() {
+        return;
+    }
+    let h = Harness::new("kill_all_forks");
+    let mut b = h.bundle();
+    b.sh("while :; do (sleep 300 &); done");
+    b.linux()["resources"] = serde_json::json!({"pids": {"limit": 64}});
+    let c = h.start(&b, "forks");
+    poll_true("the fork loop fills the cgroup", POLL_TIMEOUT, || {
+        processes_of_container(&c.id).len() >= 32
+    });
+    h.run(&["kill", "--all", &c.id, "KILL"]).expect_ok();
+    poll_true("every process gone", POLL_TIMEOUT, || {
+        processes_of_container(&c.id).is_empty()
+    });
+}
+
 /// A foreground `run` forwards the signals it gets to the container's init.
 #[test]
 fn run_forwards_signals() {

@@ -340,19 +340,27 @@ impl CgroupSet {
     /// Send `sig` to every process in the cgroup. SIGKILL uses cgroup.kill where the kernel has
     /// it; a frozen cgroup is thawed so the signal is delivered.
     pub fn signal_all(&self, sig: i32) -> io::Result<()> {
+        let mut atomic = false;
         if sig == libc::SIGKILL {
             if let Some(d) = self.v2() {
                 let f = d.path.join("cgroup.kill");
                 if f.exists() {
                     // Atomic for the whole subtree; the per-pid loop below covers v1 and races.
-                    let _ = std::fs::write(&f, "1");
+                    atomic = std::fs::write(&f, "1").is_ok();
                 }
             }
+        }
+        // Without cgroup.kill, a process forking while we walk the list could outrun a plain
+        // loop: freeze first (nothing forks), signal every pid, thaw (the kills land).
+        let freeze_first =
+            sig == libc::SIGKILL && !atomic && self.has_freezer() && !self.is_frozen();
+        if freeze_first {
+            let _ = self.freeze(true);
         }
         for pid in self.pids()? {
             let _ = crate::sys::kill(pid, sig);
         }
-        if sig == libc::SIGKILL && self.is_frozen() {
+        if sig == libc::SIGKILL && (freeze_first || self.is_frozen()) {
             let _ = self.freeze(false);
         }
         Ok(())
