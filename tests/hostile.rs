@@ -287,27 +287,37 @@ fn cwd_through_a_host_fd_is_refused() {
     let dirfd = fs::File::open(&host_dir).unwrap();
     let fds = [dirfd.as_raw_fd()];
 
-    let mut b = h.bundle();
-    b.process()["cwd"] = json!("/proc/self/fd/3");
-    b.args(&["sleep", "100"]);
-    b.save();
-    let bundle = b.dir.to_string_lossy().into_owned();
-    let id = h.id("create");
-    let out = bvisor_with_fds(
-        &h,
-        &["create", "--preserve-fds", "1", "--bundle", &bundle, &id],
-        &fds,
-    );
-    if out.ok() {
-        let pid = h.state_pid(&id);
-        assert_ne!(
-            cwd_id(pid),
-            file_id(&host_dir),
-            "the init's cwd is the host dir"
+    // Twice: as configs usually come, and with a seccomp filter loaded before the cwd step
+    // (no no_new_privs) that denies openat2, which makes the launcher fall back to chdir and
+    // check getcwd afterwards.
+    for deny_openat2 in [false, true] {
+        let mut b = h.bundle();
+        b.process()["cwd"] = json!("/proc/self/fd/3");
+        b.args(&["sleep", "100"]);
+        if deny_openat2 {
+            b.process()["noNewPrivileges"] = json!(false);
+            b.linux()["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [{"names": ["openat2"], "action": "SCMP_ACT_ERRNO"}]});
+        }
+        b.save();
+        let bundle = b.dir.to_string_lossy().into_owned();
+        let id = h.id("create");
+        let out = bvisor_with_fds(
+            &h,
+            &["create", "--preserve-fds", "1", "--bundle", &bundle, &id],
+            &fds,
         );
-    } else {
-        assert!(out.stderr.contains("process.cwd"), "{out}");
-        assert!(state_entries(&h).is_empty(), "{out}");
+        if out.ok() {
+            let pid = h.state_pid(&id);
+            assert_ne!(
+                cwd_id(pid),
+                file_id(&host_dir),
+                "the init's cwd is the host dir (openat2 denied: {deny_openat2})"
+            );
+        } else {
+            assert!(out.stderr.contains("process.cwd"), "{out}");
+            assert!(state_entries(&h).is_empty(), "{out}");
+        }
     }
 
     // exec --cwd through the same kind of fd, into a running container.

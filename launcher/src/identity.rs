@@ -137,17 +137,42 @@ pub fn apply(plan: &LaunchPlan) -> SysResult<()> {
 /// a directory fd the launcher holds (the leaked-fd escape class, runc CVE-2024-21626) fails
 /// with ELOOP instead of landing outside the root. Opened with the workload's credentials, so
 /// search permission is checked as chdir would.
+///
+/// A config whose seccomp filter was loaded before this step (no no_new_privs) may deny
+/// openat2 (profiles older than Linux 5.6 list no such syscall): then a plain chdir, checked
+/// afterwards the way runc does it, getcwd failing when the cwd is not under the root.
 fn enter_cwd(cwd: &str) -> SysResult<()> {
+    let failed = |errno| SysError {
+        what: format!("process.cwd {cwd} (resolved in the container root)"),
+        errno,
+    };
     let root = sys::open_path("/", libc::O_PATH | libc::O_DIRECTORY)?;
     let dir = sys::open_in_root(root, cwd, libc::O_PATH | libc::O_DIRECTORY, 0);
     sys::close(root);
-    let dir = dir.map_err(|e| sys::SysError {
-        what: format!("process.cwd {cwd} (resolved in the container root)"),
-        errno: e.errno,
-    })?;
-    let r = sys::fchdir(dir);
-    sys::close(dir);
-    r
+    match dir {
+        Ok(dir) => {
+            let r = sys::fchdir(dir);
+            sys::close(dir);
+            r
+        }
+        // What resolution itself says: a magic link, a missing or forbidden path.
+        Err(e)
+            if matches!(
+                e.errno,
+                libc::ELOOP | libc::ENOENT | libc::ENOTDIR | libc::EACCES | libc::EXDEV
+            ) =>
+        {
+            Err(failed(e.errno))
+        }
+        // Anything else is openat2 itself being refused (seccomp's errno of choice).
+        Err(_) => {
+            sys::chdir(cwd)?;
+            sys::cwd_reachable().map_err(|errno| SysError {
+                what: format!("process.cwd {cwd}: not under the container root (getcwd)"),
+                errno,
+            })
+        }
+    }
 }
 
 /// Step 6.

@@ -221,6 +221,21 @@ pub fn fchdir(fd: RawFd) -> SysResult<()> {
     check(unsafe { libc::fchdir(fd) } as i64, || "fchdir".into()).map(|_| ())
 }
 
+/// Ok when the current directory is under this process's root: glibc's getcwd fails (ENOENT)
+/// when the kernel reports it "(unreachable)"; any failure is the errno.
+pub fn cwd_reachable() -> Result<(), i32> {
+    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    // SAFETY: a buffer of the length passed.
+    let p = unsafe { libc::getcwd(buf.as_mut_ptr().cast(), buf.len()) };
+    if p.is_null() {
+        return Err(errno());
+    }
+    if buf[0] != b'/' {
+        return Err(libc::ENOENT);
+    }
+    Ok(())
+}
+
 pub fn chdir(path: &str) -> SysResult<()> {
     let c = cstr(path)?;
     // SAFETY: valid string.
