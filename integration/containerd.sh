@@ -24,13 +24,7 @@ cd "$root"
 apt_install containerd podman umoci skopeo busybox-static jq python3 protobuf-compiler
 # BVISOR_PROFILE=release (bench-containerd.sh) drives the release build instead.
 PROFILE=${BVISOR_PROFILE:-debug}
-rflag=()
-[ "$PROFILE" = release ] && rflag=(--release)
-[ -x "target/$PROFILE/bvisor" ] && [ -x "target/$PROFILE/containerd-shim-bvisor-v2" ] ||
-  cargo build "${rflag[@]}" --workspace --bins -q
-[ -x "target/$(rustc -vV | sed -n 's/^host: //p')/$PROFILE/bvisor-wasm" ] || build_wasm_runner "$PROFILE"
-bundles/linux/make-rootfs.sh
-bundles/wasm/make-rootfs.sh
+ensure_built "$PROFILE" bvisor containerd-shim-bvisor-v2 bvisor-ctd-client
 BVISOR=$root/target/$PROFILE/bvisor
 
 W=$(mktemp -d /tmp/bvisor-containerd.XXXXXX)
@@ -42,29 +36,10 @@ cg_before=$(cgroup_dirs)
 
 cleanup() {
   set +e
-  if [ -n "$CTD_PID" ]; then
-    for id in $(ctr_ c ls -q 2>/dev/null); do
-      ctr_ task kill -s KILL "$id" >/dev/null 2>&1
-      ctr_ task delete -f "$id" >/dev/null 2>&1
-      ctr_ c rm "$id" >/dev/null 2>&1
-    done
-    kill "$CTD_PID" 2>/dev/null
-    wait "$CTD_PID" 2>/dev/null
-  fi
-  if [ -n "$CTD17_PID" ]; then
-    kill "$CTD17_PID" 2>/dev/null
-    wait "$CTD17_PID" 2>/dev/null
-  fi
-  # Shims our containerd started (their command line names its socket) must not outlive it.
-  for sock in "$W/ctd.sock" "$W/c17.sock"; do
-    for p in $(pgrep -f -- "-address $sock" 2>/dev/null); do
-      grep -qa "$sock" "/proc/$p/cmdline" 2>/dev/null && kill -KILL "$p" 2>/dev/null
-    done
-  done
+  stop_containerd "$W/c17.sock" "$CTD17_PID"
+  stop_containerd "$W/ctd.sock" "$CTD_PID"
   pod system reset -f >/dev/null 2>&1
-  grep -F " $W" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do
-    umount -l "$m" 2>/dev/null
-  done
+  unmount_under "$W"
   rm -rf "$W"
   # Parents podman or containerd's cgroupsPath made us create (libpod_parent/conmon, default):
   # only new, empty ones.

@@ -28,13 +28,7 @@ cd "$root"
 apt_install containerd containernetworking-plugins umoci skopeo busybox-static gcc iproute2 \
   jq protobuf-compiler libseccomp-dev pkg-config
 PROFILE=${BVISOR_PROFILE:-debug}
-rflag=()
-[ "$PROFILE" = release ] && rflag=(--release)
-[ -x "target/$PROFILE/bvisor-cri-client" ] && [ -x "target/$PROFILE/containerd-shim-bvisor-v2" ] ||
-  cargo build "${rflag[@]}" --workspace --bins -q
-[ -x "target/$(rustc -vV | sed -n 's/^host: //p')/$PROFILE/bvisor-wasm" ] || build_wasm_runner "$PROFILE"
-bundles/linux/make-rootfs.sh
-bundles/wasm/make-rootfs.sh
+ensure_built "$PROFILE" bvisor containerd-shim-bvisor-v2 bvisor-cri-client
 BVISOR=$root/target/$PROFILE/bvisor
 CLIENT=$root/target/$PROFILE/bvisor-cri-client
 
@@ -49,22 +43,8 @@ ctr_() { ctr -a "$SOCK" -n k8s.io "$@"; }
 
 cleanup() {
   set +e
-  if [ -n "$CTD_PID" ]; then
-    for id in $(ctr_ c ls -q 2>/dev/null); do
-      ctr_ task kill -s KILL "$id" >/dev/null 2>&1
-      ctr_ task delete -f "$id" >/dev/null 2>&1
-      ctr_ c rm "$id" >/dev/null 2>&1
-    done
-    kill "$CTD_PID" 2>/dev/null
-    wait "$CTD_PID" 2>/dev/null
-  fi
-  # Shims our containerd started name its socket on their command line.
-  for p in $(pgrep -f -- "-address $SOCK" 2>/dev/null); do
-    grep -qa "$SOCK" "/proc/$p/cmdline" 2>/dev/null && kill -KILL "$p" 2>/dev/null
-  done
-  grep -F " $W" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do
-    umount -l "$m" 2>/dev/null
-  done
+  stop_containerd "$SOCK" "$CTD_PID" k8s.io
+  unmount_under "$W"
   # Pod network namespaces CRI pinned and did not remove.
   comm -13 <(echo "$netns_before") <(ls /var/run/netns 2>/dev/null | sort || true) | grep '^cni-' |
     while read -r n; do umount "/var/run/netns/$n" 2>/dev/null; rm -f "/var/run/netns/$n"; done

@@ -59,3 +59,44 @@ remove_new_cgroups() {
     while read -r d; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
   return 0
 }
+
+# stop_containerd SOCK PID [NAMESPACE]: delete what is left in NAMESPACE (default: default) of the
+# private containerd on SOCK, stop it by PID, then kill the shims it started (they name its
+# socket on their command line).
+stop_containerd() {
+  local sock=$1 pid=$2 ns=${3:-default} id p
+  if [ -n "$pid" ]; then
+    for id in $(ctr -a "$sock" -n "$ns" c ls -q 2>/dev/null); do
+      ctr -a "$sock" -n "$ns" task kill -s KILL "$id" >/dev/null 2>&1
+      ctr -a "$sock" -n "$ns" task delete -f "$id" >/dev/null 2>&1
+      ctr -a "$sock" -n "$ns" c rm "$id" >/dev/null 2>&1
+    done
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  fi
+  for p in $(pgrep -f -- "-address $sock" 2>/dev/null); do
+    grep -qa "$sock" "/proc/$p/cmdline" 2>/dev/null && kill -KILL "$p" 2>/dev/null
+  done
+  return 0
+}
+
+# unmount_under DIR: lazily unmount every mount at or below DIR, deepest first.
+unmount_under() {
+  grep -F " $1" /proc/self/mountinfo | awk '{print $5}' | sort -r |
+    while read -r m; do umount -l "$m" 2>/dev/null; done
+  return 0
+}
+
+# ensure_built PROFILE BIN...: the workspace's binaries for PROFILE (debug or release) unless every
+# target/PROFILE/BIN is there already; the static wasm runner; both sample rootfs. Run from the
+# repository root.
+ensure_built() {
+  local profile=$1 b missing=0 flag=()
+  shift
+  [ "$profile" = release ] && flag=(--release)
+  for b in "$@"; do [ -x "target/$profile/$b" ] || missing=1; done
+  [ "$missing" = 0 ] || cargo build "${flag[@]}" --workspace --bins -q
+  [ -x "target/$(rustc -vV | sed -n 's/^host: //p')/$profile/bvisor-wasm" ] || build_wasm_runner "$profile"
+  bundles/linux/make-rootfs.sh
+  bundles/wasm/make-rootfs.sh
+}

@@ -555,21 +555,7 @@ fn container_cannot_overwrite_the_runtime_binaries() {
     }
     let h = Harness::new("binary_overwrite");
     let mut b = h.bundle();
-    let src = h.dir.join("overwriter.c");
-    fs::write(&src, OVERWRITER).unwrap();
-    let bin = b.rootfs.join("overwriter");
-    let cc = run_host(
-        "gcc",
-        &[
-            "-static",
-            "-O2",
-            "-o",
-            bin.to_str().unwrap(),
-            src.to_str().unwrap(),
-        ],
-        &h.dir,
-    );
-    assert!(cc.ok(), "gcc: {cc}");
+    h.compile_static("overwriter", OVERWRITER, &b.rootfs.join("overwriter"));
     // The control's victim: a plain host file bind-mounted in.
     let victim_dir = h.mkdir("victim");
     let victim = victim_dir.join("busybox");

@@ -252,21 +252,7 @@ fn exec_cannot_be_ptraced_while_joining() {
     }
     let h = Harness::new("exec_ptrace");
     let mut b = h.bundle();
-    let src = h.dir.join("attacker.c");
-    std::fs::write(&src, ATTACKER).unwrap();
-    let bin = b.rootfs.join("attacker");
-    let cc = run_host(
-        "gcc",
-        &[
-            "-static",
-            "-O2",
-            "-o",
-            bin.to_str().unwrap(),
-            src.to_str().unwrap(),
-        ],
-        &h.dir,
-    );
-    assert!(cc.ok(), "gcc: {cc}");
+    h.compile_static("attacker", ATTACKER, &b.rootfs.join("attacker"));
     // CAP_SYS_PTRACE is not in the default set: the attacker is an ordinary container root.
     // A read-only root adds a landlock domain per process, and landlock already forbids
     // ptrace across domains (exec'd processes get their own): without it, what stands

@@ -4,7 +4,7 @@
 #![no_main]
 
 use bvisor::cgroups::CgroupSet;
-use bvisor::container::launch::{self, Fds, Inputs};
+use bvisor::container::launch::{self, Fds};
 use bvisor::plan::{self, AdmitOptions, Ledger, Profile};
 use bvisor::spec;
 use bvisor_launcher::LaunchPlan;
@@ -32,26 +32,13 @@ fuzz_target!(|data: &[u8]| {
     if plan::plan(&reqs, ledger, profile).is_err() {
         return;
     }
-    let rootfs = loaded.rootfs();
-    let Ok(lp) = launch::build(Inputs {
-        id: "fuzz",
-        spec: &loaded.spec,
-        bundle: &loaded.bundle,
-        rootfs: &rootfs,
-        cgroups: &CgroupSet::default(),
-        fds: Fds {
-            control: 3,
-            exec_fifo: Some(4),
-            root: Some(5),
-            ..Fds::default()
-        },
-        no_pivot: false,
-        wait_for_start: true,
-        sync_hooks: false,
-        new_keyring: true,
-        joining: false,
-        landlock: None,
-    }) else {
+    let fds = Fds {
+        control: 3,
+        exec_fifo: Some(4),
+        root: Some(5),
+        ..Fds::default()
+    };
+    let Ok(lp) = launch::build_offline("fuzz", &loaded, &CgroupSet::default(), fds) else {
         return;
     };
     let (bytes, digest) = lp.encode();

@@ -17,7 +17,7 @@
 //! - `chain/admit`: the same with `Ledger::embedded` and `Profile::probe` inside, as `create` runs it
 
 use bvisor::cgroups::CgroupSet;
-use bvisor::container::launch::{self, Fds, Inputs};
+use bvisor::container::launch::{self, Fds};
 use bvisor::plan::{self, AdmitOptions, Ledger, Profile};
 use bvisor::spec::{self, LoadedSpec};
 use bvisor_launcher::LaunchPlan;
@@ -45,22 +45,8 @@ fn fds() -> Fds {
 }
 
 fn build(loaded: &LoadedSpec, cgroups: &CgroupSet) -> LaunchPlan {
-    let rootfs = loaded.rootfs();
-    launch::build(Inputs {
-        id: "bench",
-        spec: &loaded.spec,
-        bundle: &loaded.bundle,
-        rootfs: &rootfs,
-        cgroups,
-        fds: fds(),
-        no_pivot: false,
-        wait_for_start: true,
-        sync_hooks: false,
-        new_keyring: true,
-        joining: false,
-        landlock: None,
-    })
-    .expect("the sample config builds a launch plan")
+    launch::build_offline("bench", loaded, cgroups, fds())
+        .expect("the sample config builds a launch plan")
 }
 
 fn seal(p: &LaunchPlan) -> std::os::fd::OwnedFd {

@@ -4,7 +4,7 @@
 //! (fuzz/seeds/sealed_plan).
 
 use bvisor::cgroups::CgroupSet;
-use bvisor::container::launch::{self, Fds, Inputs};
+use bvisor::container::launch::{self, Fds};
 use bvisor::spec;
 use std::io::Write;
 use std::path::PathBuf;
@@ -19,27 +19,14 @@ fn main() {
     let bytes = std::fs::read(&path).expect("read config");
     let bundle = std::path::absolute(path.parent().expect("bundle dir")).expect("absolute");
     let loaded = spec::parse(&bytes, bundle, &path).expect("config parses");
-    let rootfs = loaded.rootfs();
-    let plan = launch::build(Inputs {
-        id: "sample",
-        spec: &loaded.spec,
-        bundle: &loaded.bundle,
-        rootfs: &rootfs,
-        cgroups: &CgroupSet::default(),
-        fds: Fds {
-            control: 3,
-            exec_fifo: Some(4),
-            root: Some(5),
-            ..Fds::default()
-        },
-        no_pivot: false,
-        wait_for_start: true,
-        sync_hooks: false,
-        new_keyring: true,
-        joining: false,
-        landlock: None,
-    })
-    .expect("launch plan");
+    let fds = Fds {
+        control: 3,
+        exec_fifo: Some(4),
+        root: Some(5),
+        ..Fds::default()
+    };
+    let plan =
+        launch::build_offline("sample", &loaded, &CgroupSet::default(), fds).expect("launch plan");
     let (sealed, _digest) = plan.encode();
     std::io::stdout().write_all(&sealed).expect("write");
 }

@@ -1060,6 +1060,26 @@ impl Harness {
             .push((what.to_string(), Box::new(f)));
     }
 
+    /// Compile C `source` into a static executable at `out` (a test's attacker programs run in
+    /// a rootfs with no libc); panics with gcc's output on failure.
+    #[track_caller]
+    pub fn compile_static(&self, name: &str, source: &str, out: &Path) {
+        let src = self.dir.join(format!("{name}.c"));
+        fs::write(&src, source).expect("write C source");
+        let cc = run_host(
+            "gcc",
+            &[
+                "-static",
+                "-O2",
+                "-o",
+                &out.to_string_lossy(),
+                &src.to_string_lossy(),
+            ],
+            &self.dir,
+        );
+        assert!(cc.ok(), "gcc {name}: {cc}");
+    }
+
     /// A new scratch subdirectory.
     pub fn mkdir(&self, tag: &str) -> PathBuf {
         let d = self.dir.join(format!("{tag}-{}", self.next()));

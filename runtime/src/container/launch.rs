@@ -69,6 +69,32 @@ pub fn ns_kind(t: LinuxNamespaceType) -> wire::NsKind {
     }
 }
 
+/// The launch plan `create` would build for a loaded config, with the given fd numbers and no
+/// machine work (no rootfs opened, no cgroup made): for benches, fuzzing and
+/// `examples/seal_sample`.
+pub fn build_offline(
+    id: &str,
+    loaded: &crate::spec::LoadedSpec,
+    cgroups: &CgroupSet,
+    fds: Fds,
+) -> Result<wire::LaunchPlan, LaunchError> {
+    let rootfs = loaded.rootfs();
+    build(Inputs {
+        id,
+        spec: &loaded.spec,
+        bundle: &loaded.bundle,
+        rootfs: &rootfs,
+        cgroups,
+        fds,
+        no_pivot: false,
+        wait_for_start: true,
+        sync_hooks: false,
+        new_keyring: true,
+        joining: false,
+        landlock: None,
+    })
+}
+
 pub fn build(i: Inputs) -> Result<wire::LaunchPlan, LaunchError> {
     let spec = i.spec;
     let linux = spec.linux().clone().unwrap_or_default();
