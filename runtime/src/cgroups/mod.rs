@@ -254,10 +254,18 @@ impl CgroupSet {
             return Ok(());
         };
         let mut cur = d.base.clone();
-        for c in rel.components() {
+        for (i, c) in rel.components().enumerate() {
             let f = cur.join("cgroup.subtree_control");
             let on = std::fs::read_to_string(&f).unwrap_or_default();
             if !on.split_whitespace().any(|x| x == controller) {
+                if i == 0 {
+                    // The caller's own cgroup is not ours to change: the controller has to be
+                    // delegated already (the planner refuses the knob otherwise).
+                    return Err(io::Error::other(format!(
+                        "the {controller} controller is not enabled for children of {}",
+                        cur.display()
+                    )));
+                }
                 std::fs::write(&f, format!("+{controller}")).map_err(|e| {
                     io::Error::new(
                         e.kind(),

@@ -12,11 +12,11 @@ use std::io;
 /// the config field it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KnobWrite {
-    pub controller: &'static str,
-    pub file: &'static str,
+    pub controller: String,
+    pub file: String,
     pub value: String,
     pub mechanism: String,
-    pub field: &'static str,
+    pub field: String,
 }
 
 /// Mechanisms the runtime applies to cgroups (besides placement): the ledger gate checks each
@@ -51,27 +51,45 @@ pub const MECHANISMS: &[&str] = &[
     "cgroup-v2:memory.max",
     "cgroup-v2:memory.low",
     "cgroup-v2:memory.swap.max",
+    "cgroup-v2:cpu.max.burst",
+    "cgroup-v2:cpu.idle",
+    "cgroup-v2:hugetlb.max",
+    "cgroup-v1:hugetlb.limit_in_bytes",
+    "cgroup-v2:unified:cpu",
+    "cgroup-v2:unified:cpuset",
+    "cgroup-v2:unified:hugetlb",
+    "cgroup-v2:unified:io",
+    "cgroup-v2:unified:memory",
+    "cgroup-v2:unified:pids",
 ];
 
-fn w(
-    v: Version,
-    controller: &'static str,
-    file: &'static str,
-    value: impl ToString,
-    field: &'static str,
-) -> KnobWrite {
+fn w(v: Version, controller: &str, file: &str, value: impl ToString, field: &str) -> KnobWrite {
     let prefix = if v == Version::V1 {
         "cgroup-v1"
     } else {
         "cgroup-v2"
     };
     KnobWrite {
-        controller,
-        file,
+        controller: controller.to_string(),
+        file: file.to_string(),
         value: value.to_string(),
         mechanism: format!("{prefix}:{file}"),
-        field,
+        field: field.to_string(),
     }
+}
+
+/// A `linux.resources.unified` key bvisor writes: `<controller>.<file>` of an interface file,
+/// never a path (no `/`, no `..`), never a `cgroup.*` core file (placement, freezing and
+/// killing are the runtime's own).
+pub fn unified_controller(key: &str) -> Option<&str> {
+    let (controller, rest) = key.split_once('.')?;
+    let ok = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')
+    };
+    let dotted = rest.starts_with('.') || rest.ends_with('.') || rest.contains("..");
+    (ok(controller) && ok(rest) && !dotted && controller != "cgroup").then_some(controller)
 }
 
 /// cgroup v2's cpu.weight from v1 shares (the conversion runc and crun use).
@@ -166,6 +184,12 @@ pub fn plan_writes(r: &LinuxResources, version_of: impl Fn(&str) -> Version) -> 
                         shares_to_weight(s),
                         "linux.resources.cpu.shares",
                     ));
+                }
+                if let Some(b) = c.burst() {
+                    out.push(w(v, "cpu", "cpu.max.burst", b, "linux.resources.cpu.burst"));
+                }
+                if let Some(i) = c.idle() {
+                    out.push(w(v, "cpu", "cpu.idle", i, "linux.resources.cpu.idle"));
                 }
                 if c.quota().is_some() || c.period().is_some() {
                     let quota = match c.quota() {
@@ -310,6 +334,54 @@ pub fn plan_writes(r: &LinuxResources, version_of: impl Fn(&str) -> Version) -> 
             }
         }
     }
+    for (i, h) in r.hugepage_limits().iter().flatten().enumerate() {
+        // The page size as the kernel names its files (2MB, 1GB); anything else is no file.
+        let size = h.page_size();
+        if !size.is_empty() && size.chars().all(|c| c.is_ascii_alphanumeric()) {
+            let v = version_of("hugetlb");
+            let suffix = if v == Version::V1 {
+                "limit_in_bytes"
+            } else {
+                "max"
+            };
+            let mut k = w(
+                v,
+                "hugetlb",
+                &format!("hugetlb.{size}.{suffix}"),
+                h.limit(),
+                &format!("linux.resources.hugepageLimits[{i}]"),
+            );
+            k.mechanism = format!(
+                "{}:hugetlb.{suffix}",
+                if v == Version::V1 {
+                    "cgroup-v1"
+                } else {
+                    "cgroup-v2"
+                }
+            );
+            out.push(k);
+        }
+    }
+    if let Some(u) = r.unified() {
+        // v2 only: the keys are v2 interface files. Sorted, so the order is the same each time.
+        let mut keys: Vec<_> = u.iter().collect();
+        keys.sort();
+        for (key, value) in keys {
+            if let Some(controller) = unified_controller(key) {
+                if version_of(controller) == Version::V2 {
+                    let mut k = w(
+                        Version::V2,
+                        controller,
+                        key,
+                        value,
+                        &crate::spec::key_path("linux.resources.unified", key),
+                    );
+                    k.mechanism = format!("cgroup-v2:unified:{controller}");
+                    out.push(k);
+                }
+            }
+        }
+    }
     if let Some(b) = r.block_io() {
         // v1 throttles only: one "MAJ:MIN rate" write per device (each write sets that device's
         // rule). v2's io.max and the weights are refused by the planner on this path.
@@ -352,16 +424,16 @@ pub fn apply(set: &CgroupSet, r: &LinuxResources) -> io::Result<Vec<KnobWrite>> 
     let version_of = |c: &str| set.dir_for(c).map_or(Version::V2, |d| d.version);
     let writes = plan_writes(r, version_of);
     for k in &writes {
-        let dir = set.dir_for(k.controller).ok_or_else(|| {
+        let dir = set.dir_for(&k.controller).ok_or_else(|| {
             io::Error::other(format!(
                 "{}: no cgroup hierarchy has the {} controller",
                 k.field, k.controller
             ))
         })?;
         if dir.version == Version::V2 {
-            set.enable_v2_controller(k.controller)?;
+            set.enable_v2_controller(&k.controller)?;
         }
-        let path = dir.path.join(k.file);
+        let path = dir.path.join(&k.file);
         std::fs::write(&path, &k.value).map_err(|e| {
             io::Error::new(
                 e.kind(),
@@ -436,6 +508,37 @@ mod tests {
                 k.mechanism
             );
         }
+    }
+
+    #[test]
+    fn unified_keys_are_interface_files_only() {
+        assert_eq!(unified_controller("memory.high"), Some("memory"));
+        assert_eq!(unified_controller("io.max"), Some("io"));
+        for bad in [
+            "cgroup.procs",
+            "memory/../x",
+            "../memory.max",
+            "memory",
+            ".max",
+            "memory..x",
+            "Memory.high",
+        ] {
+            assert_eq!(unified_controller(bad), None, "{bad}");
+        }
+        let r = res(r#"{"unified": {"memory.high": "100", "pids.max": "9", "cgroup.procs": "1"}}"#);
+        let w = plan_writes(&r, |_| Version::V2);
+        let got: Vec<_> = w
+            .iter()
+            .map(|k| (k.file.as_str(), k.value.as_str(), k.mechanism.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("memory.high", "100", "cgroup-v2:unified:memory"),
+                ("pids.max", "9", "cgroup-v2:unified:pids")
+            ]
+        );
+        assert!(plan_writes(&r, |_| Version::V1).is_empty());
     }
 
     #[test]

@@ -193,6 +193,12 @@ impl Profile {
                 if !c.kill {
                     c.kill = h.v2().is_some_and(|v| child_has_kill(&v.own_dir()));
                 }
+                if let (Some(v), Some(list)) = (h.v2(), c.v2.as_mut()) {
+                    let delegated =
+                        std::fs::read_to_string(v.own_dir().join("cgroup.subtree_control"))
+                            .unwrap_or_default();
+                    keep_delegated(list, &delegated);
+                }
                 c
             }
             Err(_) => CgroupProfile::none(),
@@ -214,6 +220,13 @@ impl Profile {
                 .and_then(|s| s.parse().ok()),
         }
     }
+}
+
+/// A v2 controller is usable only when the caller's own cgroup already enables it for its
+/// children (`cgroup.subtree_control`): enabling it there would write a cgroup bvisor did not
+/// create (on this kind of hybrid host, the root of the unified hierarchy).
+pub fn keep_delegated(controllers: &mut Vec<String>, subtree_control: &str) {
+    controllers.retain(|c| subtree_control.split_whitespace().any(|d| d == c));
 }
 
 fn read_trimmed(p: &str) -> Option<String> {
@@ -285,7 +298,9 @@ pub mod synthetic {
             cgroup: CgroupProfile {
                 mode: Mode::Unified,
                 v1: Vec::new(),
-                v2: Some(strings(&["cpuset", "cpu", "io", "memory", "pids"])),
+                v2: Some(strings(&[
+                    "cpuset", "cpu", "io", "memory", "pids", "hugetlb",
+                ])),
                 v1_memsw: false,
                 kill: true,
             },
@@ -316,7 +331,9 @@ pub mod synthetic {
                     strings(&["pids"]),
                     strings(&["name=systemd"]),
                 ],
-                v2: Some(strings(&["hugetlb"])),
+                // cgroup2's only controller, hugetlb, is not enabled in the root's
+                // subtree_control, which is not bvisor's to change: nothing usable on v2.
+                v2: Some(Vec::new()),
                 v1_memsw: true,
                 kill: true,
             },
@@ -438,5 +455,19 @@ mod tests {
         assert_eq!(p.clone3, p.kernel >= CLONE3_SINCE);
         assert!(!p.unprivileged_user_namespaces || p.user_namespaces);
         assert!(!p.cgroup.kill || p.cgroup.v2.is_some());
+    }
+}
+
+#[cfg(test)]
+mod delegation_tests {
+    use super::keep_delegated;
+
+    #[test]
+    fn only_delegated_v2_controllers_count() {
+        let mut v: Vec<String> = ["hugetlb", "memory", "pids"].map(String::from).to_vec();
+        keep_delegated(&mut v, "memory pids\n");
+        assert_eq!(v, ["memory", "pids"]);
+        keep_delegated(&mut v, "");
+        assert!(v.is_empty());
     }
 }

@@ -427,3 +427,44 @@ fn evaluate_keeps_every_decision() {
         .filter(|d| d.admitted())
         .all(|d| d.candidates.iter().any(|c| c.chosen)));
 }
+
+/// On a pure cgroup v2 machine every resource knob bvisor writes is admitted through its v2
+/// file (proven in the pure-v2 guest, tests/cgroup2_vm.rs); on the hybrid machine the same
+/// config takes the v1 files, and the v2-only ones (unified) are refused by field.
+#[test]
+fn pure_v2_admits_the_v2_knobs() {
+    let r = sample_with(|v| {
+        v["linux"]["resources"] = serde_json::json!({
+            "memory": {"limit": 16777216, "swap": 16777216, "reservation": 8388608},
+            "pids": {"limit": 4},
+            "cpu": {"shares": 512, "quota": 50000, "period": 100000, "burst": 20000,
+                    "idle": 1, "cpus": "0", "mems": "0"},
+            "hugepageLimits": [{"pageSize": "2MB", "limit": 0}],
+            "unified": {"memory.high": "33554432"}});
+    });
+    let p = plan(&r, &embedded(), &synthetic::v2_only()).unwrap();
+    for (kind, mech) in [
+        ("cgroup.memory.limit", "cgroup-v2:memory.max"),
+        ("cgroup.memory.swap", "cgroup-v2:memory.swap.max"),
+        ("cgroup.memory.reservation", "cgroup-v2:memory.low"),
+        ("cgroup.pids.limit", "cgroup-v2:pids.max"),
+        ("cgroup.cpu.shares", "cgroup-v2:cpu.weight"),
+        ("cgroup.cpu.quota", "cgroup-v2:cpu.max"),
+        ("cgroup.cpu.burst", "cgroup-v2:cpu.max.burst"),
+        ("cgroup.cpu.idle", "cgroup-v2:cpu.idle"),
+        ("cgroup.cpuset.cpus", "cgroup-v2:cpuset.cpus"),
+        ("cgroup.hugetlb.limit", "cgroup-v2:hugetlb.max"),
+        ("cgroup.unified", "cgroup-v2:unified:memory"),
+    ] {
+        assert_eq!(mechanisms_for(&p, kind), vec![mech], "{kind}");
+    }
+    let e = refusal_of(plan(&r, &embedded(), &synthetic::hybrid()));
+    let fields: Vec<&str> = e.refused().iter().map(|r| r.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        vec![
+            "linux.resources.hugepageLimits[0]",
+            "linux.resources.unified[\"memory.high\"]"
+        ]
+    );
+}
