@@ -64,6 +64,10 @@ bundle idle-live '.linux.resources = {cpu: {idle: 1}}'
 bundle huge-live '.linux.resources = {hugepageLimits: [{pageSize: "2MB", limit: 0}]}'
 bundle counter '.process.args = ["sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /out/counter; usleep 20000; done"]
   | .mounts += [{destination: "/out", type: "bind", source: "/tmp/cnt", options: ["bind", "rw"]}]'
+kmsg='.process.args = ["sh", "-c", "mknod /dev/kmsg2 c 1 11 && ( (: > /dev/kmsg2) 2>/dev/null && echo kmsg-open || echo kmsg-denied); echo x > /dev/null && echo null-ok"]
+  | .process.capabilities = {bounding: ["CAP_MKNOD", "CAP_DAC_OVERRIDE"], effective: ["CAP_MKNOD", "CAP_DAC_OVERRIDE"], permitted: ["CAP_MKNOD", "CAP_DAC_OVERRIDE"]}'
+bundle dev-deny "$kmsg | .linux.resources = {devices: [{allow: false, access: \"rwm\"}]}"
+bundle dev-control "$kmsg"
 bundle forker '.process.args = ["sh", "-c", "while :; do (sleep 300 &); sleep 0.01; done"]
   | .linux.resources = {pids: {limit: 64}}'
 

@@ -52,6 +52,13 @@ start huge-live
 expect v2-hugetlb.2MB.max 0 "$(cg huge-live hugetlb.2MB.max)"
 "$B" delete -f huge-live
 
+# Device rules as an eBPF program: a device outside the list (kmsg, recreated inside) cannot be
+# opened while /dev/null can; without rules the same open works.
+out=$(run dev-deny)
+contains v2-devices-deny kmsg-denied "$out"
+contains v2-devices-standard null-ok "$out"
+contains v2-devices-control kmsg-open "$(run dev-control)"
+
 # The v2 freezer: paused, the counter stands still (cgroup.events frozen 1); resumed, it moves.
 mkdir -p /tmp/cnt
 start counter

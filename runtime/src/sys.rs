@@ -349,6 +349,58 @@ pub fn parse_signal(s: &str) -> Option<i32> {
     Some(sig)
 }
 
+/// Load a BPF_PROG_TYPE_CGROUP_DEVICE program (`insns`: struct bpf_insn bytes) and attach it to
+/// the cgroup v2 directory `cgroup` (BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI so programs of the
+/// parents keep applying too). The attachment holds the program; our fds are closed.
+pub fn attach_device_program(cgroup: &Path, insns: &[u8]) -> io::Result<()> {
+    const BPF_PROG_LOAD: libc::c_long = 5;
+    const BPF_PROG_ATTACH: libc::c_long = 8;
+    const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
+    const BPF_CGROUP_DEVICE: u32 = 6;
+    const BPF_F_ALLOW_MULTI: u32 = 2;
+    let license = c"Apache-2.0";
+    let mut log = vec![0u8; 16 * 1024];
+    // union bpf_attr, BPF_PROG_LOAD: prog_type, insn_cnt, insns, license, log_level, log_size,
+    // log_buf (offsets 0, 4, 8, 16, 24, 28, 32).
+    let mut attr = [0u8; 128];
+    attr[0..4].copy_from_slice(&BPF_PROG_TYPE_CGROUP_DEVICE.to_ne_bytes());
+    attr[4..8].copy_from_slice(&((insns.len() / 8) as u32).to_ne_bytes());
+    attr[8..16].copy_from_slice(&(insns.as_ptr() as u64).to_ne_bytes());
+    attr[16..24].copy_from_slice(&(license.as_ptr() as u64).to_ne_bytes());
+    attr[24..28].copy_from_slice(&1u32.to_ne_bytes());
+    attr[28..32].copy_from_slice(&(log.len() as u32).to_ne_bytes());
+    attr[32..40].copy_from_slice(&(log.as_mut_ptr() as u64).to_ne_bytes());
+    // SAFETY: bpf(2) with a bpf_attr-sized buffer whose pointers outlive the call.
+    let prog = unsafe { libc::syscall(libc::SYS_bpf, BPF_PROG_LOAD, attr.as_ptr(), attr.len()) };
+    if prog < 0 {
+        let e = io::Error::last_os_error();
+        let text = String::from_utf8_lossy(&log);
+        let text = text.trim_end_matches('\0').trim();
+        return Err(io::Error::new(
+            e.kind(),
+            format!("load the device program: {e}: {text}"),
+        ));
+    }
+    // SAFETY: a fresh fd from the kernel.
+    let prog = unsafe { OwnedFd::from_raw_fd(prog as RawFd) };
+    let dir = open_raw(cgroup, libc::O_DIRECTORY | libc::O_RDONLY)?;
+    let mut attr = [0u8; 128];
+    attr[0..4].copy_from_slice(&(dir.as_raw_fd() as u32).to_ne_bytes());
+    attr[4..8].copy_from_slice(&(prog.as_raw_fd() as u32).to_ne_bytes());
+    attr[8..12].copy_from_slice(&BPF_CGROUP_DEVICE.to_ne_bytes());
+    attr[12..16].copy_from_slice(&BPF_F_ALLOW_MULTI.to_ne_bytes());
+    // SAFETY: bpf(2) with a bpf_attr-sized buffer.
+    let r = unsafe { libc::syscall(libc::SYS_bpf, BPF_PROG_ATTACH, attr.as_ptr(), attr.len()) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        return Err(io::Error::new(
+            e.kind(),
+            format!("attach the device program to {}: {e}", cgroup.display()),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

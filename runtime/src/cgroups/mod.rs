@@ -192,16 +192,22 @@ impl CgroupSet {
         if rules.is_empty() {
             return Ok(());
         }
-        let Some(d) = self
+        let writes = devices::v1_writes(rules, devs);
+        if let Some(d) = self
             .dirs
             .iter()
             .find(|d| d.version == Version::V1 && d.controllers.iter().any(|c| c == "devices"))
-        else {
-            return Err(io::Error::other(
-                "linux.resources.devices: no cgroup v1 devices hierarchy (cgroup v2 device programs are not supported)",
-            ));
-        };
-        devices::apply_v1(&d.path, &devices::v1_writes(rules, devs))
+        {
+            return devices::apply_v1(&d.path, &writes);
+        }
+        // cgroup v2 has no devices controller: an eBPF program on the container's cgroup.
+        match self.v2() {
+            Some(d) => crate::sys::attach_device_program(&d.path, &devices::bpf_program(&writes))
+                .map_err(|e| io::Error::new(e.kind(), format!("linux.resources.devices: {e}"))),
+            None => Err(io::Error::other(
+                "linux.resources.devices: no cgroup v1 devices hierarchy and no cgroup v2",
+            )),
+        }
     }
 
     /// How the launcher enters these cgroups: the `tasks` file of every v1 directory, opened

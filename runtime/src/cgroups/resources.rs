@@ -23,6 +23,7 @@ pub struct KnobWrite {
 /// has a row, as it does for the launcher's.
 pub const MECHANISMS: &[&str] = &[
     "cgroup-v1:devices.allow",
+    "cgroup-v2:devices.bpf",
     "cgroup-v1:pids.max",
     "cgroup-v2:pids.max",
     "cgroup-v1:cpu.shares",
