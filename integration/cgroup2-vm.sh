@@ -62,7 +62,8 @@ bundle pids-live '.linux.resources = {pids: {limit: 4}}'
 bundle cpu-live '.linux.resources = {cpu: {shares: 512, quota: 50000, period: 100000, burst: 20000, cpus: "1", mems: "0"}, unified: {"memory.high": "33554432"}}'
 bundle idle-live '.linux.resources = {cpu: {idle: 1}}'
 bundle huge-live '.linux.resources = {hugepageLimits: [{pageSize: "2MB", limit: 0}]}'
-bundle counter '.process.args = ["sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /out/counter; usleep 20000; done"]
+# The counter is replaced by rename, so a reader never sees it half-written.
+bundle counter '.process.args = ["sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /out/c.tmp; mv /out/c.tmp /out/counter; usleep 20000; done"]
   | .mounts += [{destination: "/out", type: "bind", source: "/tmp/cnt", options: ["bind", "rw"]}]'
 kmsg='.process.args = ["sh", "-c", "mknod /dev/kmsg2 c 1 11 && ( (: > /dev/kmsg2) 2>/dev/null && echo kmsg-open || echo kmsg-denied); echo x > /dev/null && echo null-ok"]
   | .process.capabilities = {bounding: ["CAP_MKNOD", "CAP_DAC_OVERRIDE"], effective: ["CAP_MKNOD", "CAP_DAC_OVERRIDE"], permitted: ["CAP_MKNOD", "CAP_DAC_OVERRIDE"]}'

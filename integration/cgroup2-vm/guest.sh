@@ -68,7 +68,7 @@ contains v2-freeze-events "frozen 1" "$(cg counter cgroup.events)"
 a=$(cat /tmp/cnt/counter 2>/dev/null); sleep 0.4; b=$(cat /tmp/cnt/counter 2>/dev/null)
 expect v2-frozen-still "$a" "$b"
 "$B" resume counter
-sleep 0.4
+sleep 1
 c=$(cat /tmp/cnt/counter 2>/dev/null)
 if [ -n "$c" ] && [ "$c" != "$b" ]; then pass v2-resumed-moves; else fail v2-resumed-moves "[$b] -> [$c]"; fi
 
