@@ -56,6 +56,11 @@ pub const MECHANISMS: &[&str] = &[
     "cgroup-v2:cpu.idle",
     "cgroup-v2:hugetlb.max",
     "cgroup-v1:hugetlb.limit_in_bytes",
+];
+
+/// `linux.resources.unified` writes, one mechanism per v2 controller (each row's floor names
+/// it); applied by the runtime like [`MECHANISMS`].
+pub const UNIFIED_MECHANISMS: &[&str] = &[
     "cgroup-v2:unified:cpu",
     "cgroup-v2:unified:cpuset",
     "cgroup-v2:unified:hugetlb",

@@ -16,6 +16,7 @@ pub fn applied_mechanisms() -> Vec<String> {
     bvisor_launcher::MECHANISMS
         .iter()
         .chain(crate::cgroups::resources::MECHANISMS)
+        .chain(crate::cgroups::resources::UNIFIED_MECHANISMS)
         .chain(crate::container::wasm::MECHANISMS)
         .map(|s| s.to_string())
         .collect()

@@ -231,6 +231,7 @@ mod tests {
         let missing: Vec<&str> = bvisor_launcher::MECHANISMS
             .iter()
             .chain(crate::cgroups::resources::MECHANISMS)
+            .chain(crate::cgroups::resources::UNIFIED_MECHANISMS)
             .chain(crate::container::wasm::MECHANISMS)
             .copied()
             .filter(|m| !l.has_mechanism(m))

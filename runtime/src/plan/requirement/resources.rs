@@ -6,16 +6,6 @@ use super::{sorted, Mapper};
 use crate::spec::{index_path, key_path};
 use oci_spec::runtime::LinuxResources;
 
-/// `linux.resources.unified` writes, one mechanism per v2 controller (each row's floor names it).
-pub const UNIFIED_MECHANISMS: &[&str] = &[
-    "cgroup-v2:unified:cpu",
-    "cgroup-v2:unified:cpuset",
-    "cgroup-v2:unified:hugetlb",
-    "cgroup-v2:unified:io",
-    "cgroup-v2:unified:memory",
-    "cgroup-v2:unified:pids",
-];
-
 impl Mapper {
     pub(super) fn resources(&mut self, r: &LinuxResources) {
         const B: &str = "linux.resources";
@@ -284,7 +274,11 @@ impl Mapper {
             let detail = format!("{file}={value}");
             // Each key is a file of one v2 controller: its row's floor names that controller.
             match crate::cgroups::resources::unified_controller(file)
-                .and_then(|c| UNIFIED_MECHANISMS.iter().find(|m| m.ends_with(&format!(":{c}"))))
+                .and_then(|c| {
+                    crate::cgroups::resources::UNIFIED_MECHANISMS
+                        .iter()
+                        .find(|m| m.ends_with(&format!(":{c}")))
+                })
             {
                 Some(m) => self.req("cgroup.unified", &field, detail, &[m]),
                 None => self.refuse(
