@@ -555,7 +555,7 @@ impl shim::Task for Service {
             return match bvisor::container::kill(&self.0.root, &req.id, req.signal as i32, req.all)
             {
                 Ok(()) => Ok(api::Empty::new()),
-                Err(e) if e.to_string() == "container not running" => Err(not_found(&format!(
+                Err(bvisor::container::Error::NotRunning) => Err(not_found(&format!(
                     "process of {} (already finished)",
                     req.id
                 ))),

@@ -38,6 +38,9 @@ pub enum Error {
         what: String,
         source: std::io::Error,
     },
+    /// A signal for a container whose init has exited (containerd's shim maps it to NotFound).
+    #[error("container not running")]
+    NotRunning,
     #[error("{0}")]
     Other(String),
 }

@@ -82,14 +82,14 @@ pub fn kill(root: &Path, id: &str, sig: i32, all: bool) -> Result<()> {
     let (dir, _lock, st) = open(root, id)?;
     let status = st.status(&dir);
     if status == Status::Stopped && !all {
-        return Err(Error::Other("container not running".into()));
+        return Err(Error::NotRunning);
     }
     if all {
         return st.cgroups.signal_all(sig).map_err(io("signal cgroup"));
     }
     let pidfd = sys::pidfd_open(st.pid).map_err(io(format!("pidfd of {}", st.pid)))?;
     if !st.init_alive() {
-        return Err(Error::Other("container not running".into()));
+        return Err(Error::NotRunning);
     }
     sys::pidfd_send_signal(pidfd.as_raw_fd(), sig).map_err(io(format!("signal {sig}")))?;
     Ok(())
