@@ -7,7 +7,7 @@ set -euo pipefail
 root=$(repo_root)
 cd "$root"
 
-apt_install busybox-static iproute2 procps util-linux runc crun jq python3 libseccomp-dev pkg-config protobuf-compiler \
+apt_install busybox-static iproute2 procps util-linux runc crun jq python3 libseccomp-dev pkg-config protobuf-compiler uidmap \
   qemu-system-x86 cpio binutils gcc
 if ! command -v cargo-nextest >/dev/null 2>&1 && ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked -q

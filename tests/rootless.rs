@@ -202,3 +202,115 @@ fn rootless_refuses_what_it_cannot_get() {
     )
     .expect_ok();
 }
+
+/// Append `line` to `file` for the harness's lifetime (removed again on drop, exactly that line).
+fn grant(h: &Harness, file: &'static str, line: String) {
+    let before = fs::read_to_string(file).unwrap_or_default();
+    fs::write(file, format!("{before}{line}\n")).unwrap();
+    h.on_drop("remove the subordinate id line", move || {
+        let now = fs::read_to_string(file).unwrap_or_default();
+        let kept: String = now
+            .lines()
+            .filter(|l| *l != line)
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let _ = fs::write(file, kept);
+    });
+}
+
+/// An unprivileged caller whose /etc/subuid and /etc/subgid grant it a range gets a two-range
+/// map (its own id as root, and 1000 subordinate ids) written by newuidmap/newgidmap: the
+/// kernel's uid_map says so, and a file the container chowns to uid 1 belongs to host uid
+/// 300000 (the first subordinate id). Control: without the grant the same config is refused by
+/// field.
+#[test]
+fn rootless_multi_range_maps_use_newuidmap() {
+    if !require_root() || !require_tool("setpriv") || !require_tool("newuidmap") {
+        return;
+    }
+    let h = Harness::new("rootless_subids");
+    let r = setup(&h);
+    let data = h.mkdir("data");
+    chown(&data, UID);
+    let (dir, mut cfg) = user_bundle(&h, &r, "multi");
+    cfg["process"]["args"] = json!([
+        "sh",
+        "-c",
+        "touch /data/f && chown 1:1 /data/f; echo chown=$?; sleep 30"
+    ]);
+    cfg["mounts"].as_array_mut().unwrap().push(
+        json!({"destination": "/data", "type": "bind", "source": data, "options": ["rbind", "rw"]}),
+    );
+    // chown needs CAP_CHOWN (the rootless default set has no such capability).
+    for set in ["bounding", "effective", "permitted"] {
+        cfg["process"]["capabilities"][set] = json!(["CAP_CHOWN"]);
+    }
+    let maps = json!([{"containerID": 0, "hostID": UID, "size": 1},
+                      {"containerID": 1, "hostID": 300_000, "size": 1000}]);
+    cfg["linux"]["uidMappings"] = maps.clone();
+    cfg["linux"]["gidMappings"] = maps;
+    save(&dir, &cfg);
+
+    // Control: no grant yet, refused by field before anything exists.
+    let id = h.id("nogrant");
+    let out = as_user(&h, &r, &["create", "--bundle", dir.to_str().unwrap(), &id]);
+    assert_ne!(out.code, 0, "{out}");
+    assert!(out.stderr.contains("linux.uidMappings[1]"), "{out}");
+    assert!(!r.xdg.join("bvisor").join(&id).exists());
+
+    // newuidmap looks the caller up by name: the test user gets a passwd line too.
+    if !fs::read_to_string("/etc/passwd")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.split(':').nth(2) == Some(&UID.to_string()))
+    {
+        grant(
+            &h,
+            "/etc/passwd",
+            format!("bvt{UID}:x:{UID}:{UID}::/nonexistent:/usr/sbin/nologin"),
+        );
+    }
+    grant(&h, "/etc/subuid", format!("{UID}:300000:1000"));
+    grant(&h, "/etc/subgid", format!("{UID}:300000:1000"));
+    let id = h.id("granted");
+    let started = as_user(
+        &h,
+        &r,
+        &["run", "-d", "--bundle", dir.to_str().unwrap(), &id],
+    );
+    started.expect_ok();
+    let st: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(r.xdg.join("bvisor").join(&id).join("state.json")).unwrap(),
+    )
+    .unwrap();
+    let pid = st["pid"].as_i64().unwrap() as i32;
+    let map: Vec<Vec<String>> = fs::read_to_string(format!("/proc/{pid}/uid_map"))
+        .unwrap()
+        .lines()
+        .map(|l| l.split_whitespace().map(str::to_string).collect())
+        .collect();
+    assert_eq!(
+        map,
+        vec![
+            vec!["0".to_string(), UID.to_string(), "1".to_string()],
+            vec!["1".to_string(), "300000".to_string(), "1000".to_string()]
+        ]
+    );
+    let owner = || {
+        use std::os::unix::fs::MetadataExt;
+        fs::metadata(data.join("f"))
+            .map(|m| (m.uid(), m.gid()))
+            .ok()
+    };
+    let deadline = std::time::Instant::now() + POLL_TIMEOUT;
+    while owner() != Some((300_000, 300_000)) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(
+        owner(),
+        Some((300_000, 300_000)),
+        "container output: {}",
+        started.stdout_now()
+    );
+    as_user(&h, &r, &["delete", "--force", &id]).expect_ok();
+}

@@ -63,6 +63,7 @@ pub const MECHANISMS: &[&str] = &[
     "prctl:PR_SET_NO_NEW_PRIVS",
     "prctl:PR_SET_DUMPABLE",
     "procfs:setgroups-deny",
+    "exec:newuidmap",
     "keyctl:session-keyring",
     "libseccomp:bpf",
     "landlock:fs:abi1",

@@ -88,7 +88,12 @@ pub fn enter(plan: &LaunchPlan, rep: &mut Reporter) -> Result<Side, ()> {
             .iter()
             .any(|n| n.kind == NsKind::User && n.join_fd.is_none())
         {
-            write_maps(pid, &plan.uid_mappings, &plan.gid_mappings)?;
+            if plan.map_helpers {
+                map_with_helper(pid, "newgidmap", &plan.gid_mappings)?;
+                map_with_helper(pid, "newuidmap", &plan.uid_mappings)?;
+            } else {
+                write_maps(pid, &plan.uid_mappings, &plan.gid_mappings)?;
+            }
         }
         sys::write_all(wr, b"1", "release container init")
     };
@@ -153,6 +158,34 @@ fn become_root() -> SysResult<()> {
         })?;
     }
     Ok(())
+}
+
+/// `/usr/bin/newuidmap PID inside outside count…` (or newgidmap): the shadow helpers, setuid
+/// root, write a multi-range map for an unprivileged caller within its /etc/subuid or
+/// /etc/subgid ranges. Their stderr becomes the error.
+fn map_with_helper(pid: i32, helper: &str, maps: &[IdMapping]) -> SysResult<()> {
+    let mut cmd = std::process::Command::new(format!("/usr/bin/{helper}"));
+    cmd.arg(pid.to_string())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null());
+    for m in maps {
+        cmd.args([
+            m.container_id.to_string(),
+            m.host_id.to_string(),
+            m.size.to_string(),
+        ]);
+    }
+    match cmd.output() {
+        Ok(o) if o.status.success() => Ok(()),
+        Ok(o) => sys::fail(
+            format!("{helper}: {}", String::from_utf8_lossy(&o.stderr).trim()),
+            libc::EPERM,
+        ),
+        Err(e) => sys::fail(
+            format!("run /usr/bin/{helper}: {e}"),
+            e.raw_os_error().unwrap_or(libc::ENOENT),
+        ),
+    }
 }
 
 /// Root writes the maps itself. An unprivileged launcher may map only its own ids, one each,

@@ -22,6 +22,10 @@ pub struct LaunchPlan {
     pub namespaces: Vec<NamespacePlan>,
     pub uid_mappings: Vec<IdMapping>,
     pub gid_mappings: Vec<IdMapping>,
+    /// An unprivileged launcher writes the maps through the setuid newuidmap/newgidmap helpers
+    /// (the runtime checked /etc/subuid and /etc/subgid grant every range); else itself.
+    #[serde(default)]
+    pub map_helpers: bool,
     /// cgroup v1 `tasks` files: the launcher writes "0" to each before clone3, so the container
     /// starts inside its cgroups and never runs a single instruction outside them. `tasks`
     /// moves only the writing thread, which (the launcher being single-threaded, checked in

@@ -104,7 +104,7 @@ pub fn create(o: &CreateOpts) -> Result<State> {
             "--console-socket given but process.terminal is false".into(),
         ));
     }
-    rootless_mappings(&linux)?;
+    let map_helpers = rootless_mappings(&linux, &SubIds::read())?;
     let cg_rel =
         cgroups::relative_path(linux.cgroups_path().as_deref(), &o.id).map_err(Error::Other)?;
 
@@ -161,6 +161,7 @@ pub fn create(o: &CreateOpts) -> Result<State> {
                 join,
                 console,
                 runner,
+                map_helpers,
             },
         )
     })();
@@ -180,6 +181,8 @@ struct Handover {
     console: Option<std::os::unix::net::UnixStream>,
     /// A wasm bundle: how to run it and the sealed runner.
     runner: Option<(wasm::Dispatch, OwnedFd)>,
+    /// Rootless id maps beyond the caller's own id: written by newuidmap/newgidmap.
+    map_helpers: bool,
 }
 
 fn build_and_launch(
@@ -195,6 +198,7 @@ fn build_and_launch(
         join,
         console,
         runner,
+        map_helpers,
     } = h;
     let fifo_path = dir.fifo();
     sys::mkfifo(&fifo_path, 0o600).map_err(io("exec fifo"))?;
@@ -251,6 +255,7 @@ fn build_and_launch(
     if let (Some((d, _)), Some(fd)) = (&runner, runner_target) {
         wasm::rewrite_process(&mut plan.process, d, fd);
     }
+    plan.map_helpers = map_helpers;
     // The launcher's copies are in `lay`; ours close now.
     drop((launcher_end, root_fd, join, console, procs, runner));
     let mut launched = spawn::launch(&plan, lay, runtime_end)?;
@@ -355,25 +360,88 @@ fn open_namespace(p: &Path, kind: bvisor_launcher::NsKind) -> std::io::Result<Ow
 /// An unprivileged caller can write only a one-id map of its own uid and gid (newuidmap and
 /// newgidmap, which could grant /etc/subuid ranges, are not supported): refuse anything else
 /// by field, before anything exists.
-fn rootless_mappings(linux: &oci_spec::runtime::Linux) -> Result<()> {
+/// The subordinate id ranges of /etc/subuid and /etc/subgid (`name-or-uid:start:count` lines)
+/// and whether the setuid helpers that use them are installed.
+pub struct SubIds {
+    uids: String,
+    gids: String,
+    helpers: bool,
+}
+
+impl SubIds {
+    fn read() -> SubIds {
+        SubIds {
+            uids: std::fs::read_to_string("/etc/subuid").unwrap_or_default(),
+            gids: std::fs::read_to_string("/etc/subgid").unwrap_or_default(),
+            helpers: Path::new("/usr/bin/newuidmap").exists()
+                && Path::new("/usr/bin/newgidmap").exists(),
+        }
+    }
+}
+
+/// Whether `[host, host+size)` lies inside one range that `table` grants to `names` (the
+/// caller's user name or number).
+fn subordinate(table: &str, names: &[String], host: u32, size: u32) -> bool {
+    table.lines().any(|l| {
+        let f: Vec<&str> = l.trim().split(':').collect();
+        let (Some(start), Some(count)) = (
+            f.get(1).and_then(|v| v.parse::<u64>().ok()),
+            f.get(2).and_then(|v| v.parse::<u64>().ok()),
+        ) else {
+            return false;
+        };
+        f.len() == 3
+            && names.iter().any(|n| n == f[0])
+            && u64::from(host) >= start
+            && u64::from(host) + u64::from(size) <= start + count
+    })
+}
+
+/// A rootless caller maps its own id (written by the launcher itself after denying setgroups);
+/// any other range must be one /etc/subuid or /etc/subgid grants it, and is then written by
+/// newuidmap/newgidmap (returns true). Anything else is refused by field before anything exists.
+fn rootless_mappings(linux: &oci_spec::runtime::Linux, sub: &SubIds) -> Result<bool> {
     // SAFETY: geteuid/getegid cannot fail.
     let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
     if euid == 0 {
-        return Ok(());
+        return Ok(false);
     }
-    let check = |field: &str, maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>, own: u32| {
+    let names = [owner(), euid.to_string()];
+    let mut helpers = false;
+    let mut check = |field: &str,
+                     maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>,
+                     own: u32,
+                     table: &str|
+     -> Result<()> {
         let maps = maps.clone().unwrap_or_default();
-        let ok = maps.len() == 1 && maps[0].host_id() == own && maps[0].size() == 1;
-        if ok {
-            Ok(())
-        } else {
-            Err(Error::Other(format!(
-                "{field}: rootless: only a one-id map of the caller's own id ({own}) can be written without newuidmap/newgidmap, which bvisor does not use"
-            )))
+        if maps.len() == 1 && maps[0].host_id() == own && maps[0].size() == 1 {
+            return Ok(());
         }
+        for (i, m) in maps.iter().enumerate() {
+            if m.host_id() == own && m.size() == 1 {
+                continue;
+            }
+            if !sub.helpers {
+                return Err(Error::Other(format!(
+                    "{field}[{i}]: rootless: a map beyond the caller's own id ({own}) needs /usr/bin/newuidmap and newgidmap (package uidmap)"
+                )));
+            }
+            if !subordinate(table, &names, m.host_id(), m.size()) {
+                return Err(Error::Other(format!(
+                    "{field}[{i}]: rootless: host ids {}..{} are not subordinate ids of {} in /etc/sub{}id",
+                    m.host_id(),
+                    u64::from(m.host_id()) + u64::from(m.size()),
+                    names[0],
+                    if field.contains("uid") { "u" } else { "g" }
+                )));
+            }
+        }
+        helpers = true;
+        Ok(())
     };
-    check("linux.uidMappings", linux.uid_mappings(), euid)?;
-    check("linux.gidMappings", linux.gid_mappings(), egid)
+    check("linux.uidMappings", linux.uid_mappings(), euid, &sub.uids)?;
+    check("linux.gidMappings", linux.gid_mappings(), egid, &sub.gids)?;
+    Ok(helpers)
 }
 
 fn owner() -> String {
@@ -394,4 +462,20 @@ pub fn write_pid_file(p: &Path, pid: i32) -> Result<()> {
     let p = std::path::absolute(p).map_err(io(format!("--pid-file {}", p.display())))?;
     sys::write_atomic(&p, pid.to_string().as_bytes())
         .map_err(io(format!("--pid-file {}", p.display())))
+}
+
+#[cfg(test)]
+mod subid_tests {
+    use super::subordinate;
+
+    #[test]
+    fn subordinate_ranges_by_name_or_number() {
+        let t = "alice:100000:65536\n47113:300000:1000\nbroken line\n";
+        let names = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(subordinate(t, &names(&["alice", "1000"]), 100000, 65536));
+        assert!(!subordinate(t, &names(&["alice", "1000"]), 100000, 65537));
+        assert!(subordinate(t, &names(&["bob", "47113"]), 300500, 500));
+        assert!(!subordinate(t, &names(&["bob", "47113"]), 299999, 2));
+        assert!(!subordinate(t, &names(&["carol", "5"]), 100000, 1));
+    }
 }

@@ -223,6 +223,7 @@ pub fn build(i: Inputs) -> Result<wire::LaunchPlan, LaunchError> {
         namespaces,
         uid_mappings,
         gid_mappings,
+        map_helpers: false,
         cgroup_tasks_fds: i.fds.cgroup_tasks.clone(),
         cgroup_v2_fd: i.fds.cgroup_v2,
         hostname: spec
