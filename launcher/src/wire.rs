@@ -449,6 +449,7 @@ mod tests {
             }],
             uid_mappings: vec![],
             gid_mappings: vec![],
+            map_helpers: false,
             cgroup_tasks_fds: vec![],
             cgroup_v2_fd: None,
             hostname: Some("h".into()),
