@@ -221,3 +221,93 @@ fn gate_binary_refuses_a_planted_ledger() {
     assert_eq!(code, 2, "an unreadable ledger is a usage error: {stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 5's bundle that asks for every confinement at once — seccomp with argument rules,
+/// exact capabilities, no_new_privs, a process.landlock ruleset (filesystem, network, scope),
+/// a user namespace with two id ranges, every namespace, masked and read-only paths, sysctl,
+/// and every linux.resources knob this machine's hierarchies hold (memory, cpu, cpuset, pids,
+/// blkio throttles, devices) — is admitted here with a proven row for every requirement.
+#[test]
+fn plan_of_a_bundle_asking_for_everything_is_proven_here() {
+    let dir = std::env::temp_dir().join(format!("bvt-everything-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut cfg: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("bundles/linux/config.json")).unwrap(),
+    )
+    .unwrap();
+    cfg["root"]["path"] = serde_json::json!(repo().join("bundles/linux/rootfs"));
+    cfg["process"]["noNewPrivileges"] = serde_json::json!(true);
+    cfg["process"]["capabilities"] = serde_json::json!({
+        "bounding": ["CAP_CHOWN", "CAP_KILL"], "effective": ["CAP_CHOWN"],
+        "permitted": ["CAP_CHOWN", "CAP_KILL"], "inheritable": [], "ambient": []});
+    cfg["process"]["landlock"] = serde_json::json!({
+        "ruleset": {"handledAccessFS": ["write_file", "read_file", "read_dir", "execute"],
+                    "handledAccessNetwork": ["connect_tcp"], "scoped": ["signal"]},
+        "rules": {"pathBeneath": [{"allowedAccess": ["read_file", "read_dir", "execute"], "paths": ["/"]},
+                                  {"allowedAccess": ["write_file"], "paths": ["/tmp"]}],
+                  "netPort": [{"allowedAccess": ["connect_tcp"], "ports": [443]}]},
+        "disableBestEffort": true});
+    cfg["process"]["rlimits"] =
+        serde_json::json!([{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}]);
+    cfg["linux"]["namespaces"] = serde_json::json!([{"type": "pid"}, {"type": "network"},
+        {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}, {"type": "user"}]);
+    let maps = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 1000},
+                                  {"containerID": 1000, "hostID": 200000, "size": 1000}]);
+    cfg["linux"]["uidMappings"] = maps.clone();
+    cfg["linux"]["gidMappings"] = maps;
+    cfg["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_forward": "0"});
+    cfg["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["personality"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1,
+                      "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_NE"}]}]});
+    cfg["linux"]["resources"] = serde_json::json!({
+        "devices": [{"allow": false, "access": "rwm"}],
+        "memory": {"limit": 67108864, "reservation": 33554432, "swap": 134217728,
+                   "swappiness": 10, "disableOOMKiller": false, "kernelTCP": 1048576},
+        "cpu": {"shares": 512, "quota": 50000, "period": 100000, "burst": 10000, "idle": 0,
+                "cpus": "0", "mems": "0"},
+        "pids": {"limit": 100},
+        "blockIO": {"throttleReadBpsDevice": [{"major": 254, "minor": 0, "rate": 1048576}],
+                    "throttleWriteIOPSDevice": [{"major": 254, "minor": 0, "rate": 100}]}});
+    std::fs::write(dir.join("config.json"), serde_json::to_vec(&cfg).unwrap()).unwrap();
+    let (code, stdout, stderr) = run(
+        &bvisor_bin(),
+        &[
+            "plan",
+            "--bundle",
+            dir.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let plan: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("plan --format json: {e}\n{stdout}\n{stderr}"));
+    assert_eq!(code, 0, "refused: {}", plan["refusal"]);
+    let reqs = plan["requirements"].as_array().expect("requirements");
+    let fields: Vec<&str> = reqs.iter().filter_map(|r| r["field"].as_str()).collect();
+    for want in [
+        "linux.seccomp",
+        "process.landlock",
+        "linux.uidMappings",
+        "linux.resources.blockIO.throttleReadBpsDevice[0]",
+        "linux.resources.cpu.idle",
+        "linux.resources.devices",
+    ] {
+        assert!(
+            fields.iter().any(|f| f.starts_with(want)),
+            "no requirement for {want}: {fields:?}"
+        );
+    }
+    for r in reqs {
+        let chosen: Vec<&Value> = r["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["chosen"] == true)
+            .collect();
+        assert!(!chosen.is_empty(), "{} has no mechanism", r["field"]);
+        for c in chosen {
+            assert_eq!(c["status"], "proven", "{}", r["field"]);
+        }
+    }
+}
