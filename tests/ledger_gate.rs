@@ -18,6 +18,29 @@ fn bin(name: &str) -> PathBuf {
     bvisor_bin().with_file_name(name)
 }
 
+/// Every requirement of a `plan --format json` has a chosen mechanism, each proven and citing
+/// its proofs.
+#[track_caller]
+fn every_requirement_proven(reqs: &[Value]) {
+    for r in reqs {
+        let chosen: Vec<&Value> = r["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["chosen"] == true)
+            .collect();
+        assert!(!chosen.is_empty(), "{} has no mechanism", r["field"]);
+        for c in chosen {
+            assert_eq!(c["status"], "proven", "{}", r["field"]);
+            assert!(
+                !c["proofs"].as_array().unwrap().is_empty(),
+                "{} cites no proof",
+                r["field"]
+            );
+        }
+    }
+}
+
 fn run(prog: &Path, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(prog)
         .args(args)
@@ -52,23 +75,7 @@ fn plan_of_the_sample_bundle_lists_every_requirement_proven() {
     assert_eq!(plan["admitted"], true);
     let reqs = plan["requirements"].as_array().expect("requirements");
     assert!(reqs.len() > 20, "{} requirements", reqs.len());
-    for r in reqs {
-        let chosen: Vec<&Value> = r["candidates"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|c| c["chosen"] == true)
-            .collect();
-        assert!(!chosen.is_empty(), "{} has no mechanism", r["field"]);
-        for c in chosen {
-            assert_eq!(c["status"], "proven", "{}", r["field"]);
-            assert!(
-                !c["proofs"].as_array().unwrap().is_empty(),
-                "{} cites no proof",
-                r["field"]
-            );
-        }
-    }
+    every_requirement_proven(reqs);
     // The table names the same fields.
     let (code, table, _) = run(
         &bvisor_bin(),
@@ -298,16 +305,5 @@ fn plan_of_a_bundle_asking_for_everything_is_proven_here() {
             "no requirement for {want}: {fields:?}"
         );
     }
-    for r in reqs {
-        let chosen: Vec<&Value> = r["candidates"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|c| c["chosen"] == true)
-            .collect();
-        assert!(!chosen.is_empty(), "{} has no mechanism", r["field"]);
-        for c in chosen {
-            assert_eq!(c["status"], "proven", "{}", r["field"]);
-        }
-    }
+    every_requirement_proven(reqs);
 }
