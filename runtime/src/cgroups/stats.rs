@@ -95,12 +95,10 @@ pub fn read(set: &CgroupSet) -> Value {
         );
     }
     if let Some(d) = find("cpu") {
-        let st = match d.version {
-            Version::V1 => text(&d.path, "cpu.stat"),
-            Version::V2 => text(&d.path, "cpu.stat"),
-        }
-        .map(|s| flat_keyed(&s))
-        .unwrap_or_default();
+        // Both versions have cpu.stat (v1: throttling counts; v2: usage too).
+        let st = text(&d.path, "cpu.stat")
+            .map(|s| flat_keyed(&s))
+            .unwrap_or_default();
         if d.version == Version::V2 {
             let us = |k: &str| st.get(k).and_then(Value::as_u64).map(|v| v * 1000);
             cpu.insert(
