@@ -17,6 +17,9 @@
 #   BENCH_LANES          which lanes to run, comma-separated (default
 #                        run,create,start,exec,delete,parallel,rss,wasm); e.g. BENCH_LANES=run
 #                        for a quick look at the start path
+#   BVISOR_BIN           the bvisor to measure (default target/dist/bvisor, the release
+#                        binaries as lib.sh's build_dist makes them: static bvisor and
+#                        bvisor-wasm, dynamic launcher beside them)
 #   BENCH_GAP_MS         idle time before every timed run (default 50; 0 = back to back). Why:
 #                        the first write to a v1 cgroup.procs waits for an RCU grace period
 #                        (≈ 8–16 ms here) unless another migration happened in the last ≈ 15 ms.
@@ -564,16 +567,25 @@ remove_our_cgroups() {
   done
 }
 
-build_bvisor() {
-  log "building bvisor and bvisor-launcher (release)"
-  (cd "$REPO_ROOT" && cargo build --release -q -p bvisor -p bvisor-launcher) || die "cargo build failed"
-  [ -x "$REPO_ROOT/target/release/bvisor-launcher" ] || die "bvisor-launcher is not beside bvisor"
+# "static" or "dynamic", from the ELF program headers (an INTERP header names a loader).
+linkage() {
+  if readelf -lW "$1" 2>/dev/null | grep -q 'Requesting program interpreter'; then echo dynamic; else echo static; fi
 }
 
-# The runner must be static (it runs after pivot_root): lib.sh's build_wasm_runner builds it
-# where bvisor looks for it (target/<triple>/release/bvisor-wasm).
+build_bvisor() {
+  [ "$BVISOR_BIN" = "$REPO_ROOT/target/dist/bvisor" ] || return 0
+  log "building the release binaries (lib.sh build_dist: static bvisor and bvisor-wasm, dynamic launcher)"
+  (cd "$REPO_ROOT" && build_dist target/dist) || die "build_dist failed"
+}
+
+# The runner must be static (it runs after pivot_root). build_dist put one beside bvisor;
+# another BVISOR_BIN gets lib.sh's build_wasm_runner (target/<triple>/release/bvisor-wasm).
 prepare_wasm_runner() {
   local triple
+  if [ -x "$(dirname "$BVISOR_BIN")/bvisor-wasm" ]; then
+    WASM_RUNNER=$(dirname "$BVISOR_BIN")/bvisor-wasm
+    return 0
+  fi
   triple=$(rustc -vV | sed -n 's/^host: //p')
   log "building bvisor-wasm (static, release) for the wasm lane"
   if (cd "$REPO_ROOT" && build_wasm_runner release) 2>"$WORK/wasm-build.log"; then
@@ -693,7 +705,7 @@ write_report() {
     echo "Times are noisy here: compare the ratios."
     echo
     for name in "${RUNTIMES[@]}"; do
-      echo "- $name: $(rt_bin "$name") ($("$(rt_bin "$name")" --version 2>/dev/null | head -n 1))"
+      echo "- $name: $(rt_bin "$name") ($("$(rt_bin "$name")" --version 2>/dev/null | head -n 1); $(linkage "$(rt_bin "$name")"))"
     done
     echo
     echo "| lane | bvisor | runc | crun | bvisor/runc | bvisor/crun |"
@@ -788,7 +800,7 @@ outer_main() {
   local t0=$SECONDS
   apt_install hyperfine runc crun busybox-static time jq
   RUNC_BIN=$(command -v runc) CRUN_BIN=$(command -v crun)
-  BVISOR_BIN=$REPO_ROOT/target/release/bvisor
+  BVISOR_BIN=${BVISOR_BIN:-$REPO_ROOT/target/dist/bvisor}
   export RUNC_BIN CRUN_BIN BVISOR_BIN RUNS ROUNDS WARMUP PAR_N PAR_RUNS RSS_RUNS GAP_MS LANES
 
   PREFIX=bench$$-
