@@ -91,10 +91,23 @@ pub fn v1_writes(rules: &[LinuxDeviceCgroup], devices: &[LinuxDevice]) -> Vec<Wr
 
 /// Apply the writes to a v1 devices cgroup directory.
 pub fn apply_v1(dir: &Path, writes: &[Write]) -> io::Result<()> {
+    use std::io::Write as _;
+    // The kernel takes one rule per write(2); consecutive rules for the same file share one
+    // open file (runc's default config is one deny and eleven allows).
+    let mut open: Option<(&str, std::fs::File)> = None;
     for (file, line) in writes {
-        std::fs::write(dir.join(file), line).map_err(|e| {
+        let err = |e: io::Error| {
             io::Error::new(e.kind(), format!("{}/{file} {line:?}: {e}", dir.display()))
-        })?;
+        };
+        if open.as_ref().is_none_or(|(f, _)| f != file) {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(dir.join(file))
+                .map_err(err)?;
+            open = Some((*file, f));
+        }
+        let (_, f) = open.as_mut().expect("opened above");
+        f.write_all(line.as_bytes()).map_err(err)?;
     }
     Ok(())
 }
