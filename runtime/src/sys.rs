@@ -139,6 +139,89 @@ pub fn dup_above(fd: RawFd, min: RawFd) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(n as RawFd) })
 }
 
+/// Start `path` with `argv` and an empty environment, with each `(from, to)` of `moves`
+/// dup2'd into place in the child, SIGPIPE back to its default and no blocked signals. Returns
+/// the child's pid once it has exec'd (or the exec's error).
+///
+/// posix_spawn, not fork: glibc starts the child with CLONE_VM|CLONE_VFORK, so the runtime's
+/// page tables are not copied and the runtime takes no copy-on-write faults afterwards (a
+/// fork + pre_exec cost about 0.3 ms more per container here).
+pub fn spawn_with_fds(path: &str, argv: &[String], moves: &[(RawFd, RawFd)]) -> io::Result<i32> {
+    let nul = |e| io::Error::new(io::ErrorKind::InvalidInput, e);
+    let c_path = CString::new(path).map_err(nul)?;
+    let c_args = argv
+        .iter()
+        .map(|a| CString::new(a.as_str()).map_err(nul))
+        .collect::<io::Result<Vec<_>>>()?;
+    let mut c_argv: Vec<*mut libc::c_char> = c_args.iter().map(|a| a.as_ptr() as *mut _).collect();
+    c_argv.push(std::ptr::null_mut());
+    let c_env: [*mut libc::c_char; 1] = [std::ptr::null_mut()];
+    let spawn_err = |r: libc::c_int| {
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::from_raw_os_error(r))
+        }
+    };
+    // SAFETY: the file actions and attributes are initialised before use and destroyed on every
+    // path below; every pointer handed to posix_spawn outlives the call.
+    unsafe {
+        let mut fa: libc::posix_spawn_file_actions_t = std::mem::zeroed();
+        spawn_err(libc::posix_spawn_file_actions_init(&mut fa))?;
+        let mut attr: libc::posix_spawnattr_t = std::mem::zeroed();
+        if let Err(e) = spawn_err(libc::posix_spawnattr_init(&mut attr)) {
+            libc::posix_spawn_file_actions_destroy(&mut fa);
+            return Err(e);
+        }
+        let result = (|| {
+            for &(from, to) in moves {
+                spawn_err(libc::posix_spawn_file_actions_adddup2(&mut fa, from, to))?;
+            }
+            let mut empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut empty);
+            let mut pipe: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut pipe);
+            libc::sigaddset(&mut pipe, libc::SIGPIPE);
+            spawn_err(libc::posix_spawnattr_setsigmask(&mut attr, &empty))?;
+            spawn_err(libc::posix_spawnattr_setsigdefault(&mut attr, &pipe))?;
+            spawn_err(libc::posix_spawnattr_setflags(
+                &mut attr,
+                (libc::POSIX_SPAWN_SETSIGMASK | libc::POSIX_SPAWN_SETSIGDEF) as libc::c_short,
+            ))?;
+            let mut pid: libc::pid_t = 0;
+            spawn_err(libc::posix_spawn(
+                &mut pid,
+                c_path.as_ptr(),
+                &fa,
+                &attr,
+                c_argv.as_ptr(),
+                c_env.as_ptr(),
+            ))?;
+            Ok(pid)
+        })();
+        libc::posix_spawnattr_destroy(&mut attr);
+        libc::posix_spawn_file_actions_destroy(&mut fa);
+        result
+    }
+}
+
+/// Wait for a child started by [`spawn_with_fds`].
+pub fn wait_child(pid: i32) -> io::Result<std::process::ExitStatus> {
+    use std::os::unix::process::ExitStatusExt;
+    let mut status = 0;
+    loop {
+        // SAFETY: status is a valid out pointer.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r == pid {
+            return Ok(std::process::ExitStatus::from_raw(status));
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
 /// Exclusive advisory lock held for the life of the returned file.
 pub fn lock_exclusive(path: &Path) -> io::Result<File> {
     let f = std::fs::OpenOptions::new()

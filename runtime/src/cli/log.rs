@@ -17,6 +17,22 @@ struct Config {
 
 static CONFIG: OnceLock<Config> = OnceLock::new();
 
+/// When `main` began: `--debug` logs each phase of a command with the time since then, which is
+/// how the start path is profiled without a tracer's overhead (see integration/bench.sh).
+static START: OnceLock<std::time::Instant> = OnceLock::new();
+
+pub fn mark_start() {
+    let _ = START.set(std::time::Instant::now());
+}
+
+/// `--debug` only: "phase NAME: +N us" since `main` began.
+pub fn phase(name: &str) {
+    if CONFIG.get().is_some_and(|c| c.debug) {
+        let us = START.get().map_or(0, |t| t.elapsed().as_micros());
+        emit("debug", &format!("phase {name}: +{us} us"));
+    }
+}
+
 pub fn init(g: &Global) {
     let _ = CONFIG.set(Config {
         file: g.log.clone(),

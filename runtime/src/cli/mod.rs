@@ -112,6 +112,7 @@ pub enum Command {
 pub const DEFAULT_ROOT: &str = "/run/bvisor";
 
 pub fn main() -> i32 {
+    log::mark_start();
     let mut cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

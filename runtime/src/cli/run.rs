@@ -26,14 +26,12 @@ pub fn run(g: &Global, a: &RunArgs) -> anyhow::Result<i32> {
         sys::set_child_subreaper()?;
     }
     let mut opts = a.create.opts(g);
-    let terminal = crate::spec::load(&opts.bundle)
-        .map(|l| {
-            l.spec
-                .process()
-                .as_ref()
-                .and_then(|p| p.terminal())
-                .unwrap_or(false)
-        })
+    let loaded = crate::spec::load(&opts.bundle).map_err(container::Error::from)?;
+    let terminal = loaded
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
         .unwrap_or(false);
     let console = if terminal && opts.console_socket.is_none() {
         if a.detach {
@@ -45,7 +43,8 @@ pub fn run(g: &Global, a: &RunArgs) -> anyhow::Result<i32> {
     } else {
         None
     };
-    let st = container::create(&opts)?;
+    crate::cli::log::phase("run begins");
+    let st = container::create_loaded(&opts, loaded)?;
     let relay = match &console {
         Some(l) => {
             let master = l.receive_master()?;
@@ -57,12 +56,15 @@ pub fn run(g: &Global, a: &RunArgs) -> anyhow::Result<i32> {
         let _ = container::delete(&g.root, &st.id, true);
         return Err(e.into());
     }
+    crate::cli::log::phase("started");
     if a.detach {
         return Ok(0);
     }
     let code = wait_forwarding(st.pid);
+    crate::cli::log::phase("exited");
     if !a.keep {
         container::delete(&g.root, &st.id, true)?;
+        crate::cli::log::phase("deleted");
     }
     finish_relay(relay);
     Ok(code?)

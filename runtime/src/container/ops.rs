@@ -401,7 +401,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     plan.oom_score_adj = o.process.oom_score_adj();
     // Exec'd processes get the terminal without a /dev/console bind.
     drop((launcher_end, console, procs));
-    let mut launched = spawn::launch(&plan, lay, runtime_end)?;
+    let launched = spawn::launch(&plan, lay, runtime_end)?;
     drop(joins);
     let mut d = NoHooks;
     let res = spawn::follow(launched.control.as_raw_fd(), &mut d);

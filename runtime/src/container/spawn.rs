@@ -6,8 +6,6 @@ use crate::cgroups::CgroupEntry;
 use crate::sys;
 use bvisor_launcher::{Command as LauncherCommand, LaunchPlan, Report};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command};
 
 /// Launcher fds are first duplicated up here (close-on-exec), then placed at their final
 /// numbers in the child just before exec; targets stay below, so the two never collide.
@@ -86,8 +84,19 @@ impl FdLayout {
 }
 
 pub struct Launched {
-    pub child: Child,
+    pub child: Launcher,
     pub control: OwnedFd,
+}
+
+/// The launcher's first process (it exits once the container's init is on its own).
+pub struct Launcher {
+    pub pid: i32,
+}
+
+impl Launcher {
+    pub fn wait(&self) -> std::io::Result<std::process::ExitStatus> {
+        sys::wait_child(self.pid)
+    }
 }
 
 /// Seal the plan, then run the launcher from a sealed copy of its binary.
@@ -104,27 +113,18 @@ pub fn launch(plan: &LaunchPlan, mut layout: FdLayout, runtime_end: OwnedFd) -> 
         .iter()
         .map(|(f, t)| (f.as_raw_fd(), *t))
         .collect();
-    let mut cmd = Command::new(format!("/proc/self/fd/{}", exe.as_raw_fd()));
-    cmd.arg0("bvisor-launcher")
-        .arg(bvisor_launcher::PLAN_FD_ARG)
-        .arg(plan_target.to_string())
-        .arg(bvisor_launcher::DIGEST_ARG)
-        .arg(&digest)
-        .arg(bvisor_launcher::CONTROL_FD_ARG)
-        .arg(plan.fds.control.to_string())
-        .env_clear();
-    // SAFETY: the closure only calls dup2, which is async-signal-safe.
-    unsafe {
-        cmd.pre_exec(move || {
-            for &(from, to) in &moves {
-                if libc::dup2(from, to) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
-    }
-    let child = cmd.spawn().map_err(io("start launcher"))?;
+    let argv = [
+        "bvisor-launcher".to_string(),
+        bvisor_launcher::PLAN_FD_ARG.to_string(),
+        plan_target.to_string(),
+        bvisor_launcher::DIGEST_ARG.to_string(),
+        digest,
+        bvisor_launcher::CONTROL_FD_ARG.to_string(),
+        plan.fds.control.to_string(),
+    ];
+    let pid = sys::spawn_with_fds(&format!("/proc/self/fd/{}", exe.as_raw_fd()), &argv, &moves)
+        .map_err(io("start launcher"))?;
+    let child = Launcher { pid };
     // Our copies of the launcher's ends go away, so EOF on the control socket means every
     // launcher-side process is gone.
     drop(layout);
@@ -160,7 +160,7 @@ pub fn follow(control: RawFd, driver: &mut dyn Driver) -> Result<i32> {
             }
             Report::Step {
                 n, name, ok: true, ..
-            } => crate::cli::log::debug(&format!("step {n} {name}: applied")),
+            } => crate::cli::log::phase(&format!("launcher step {n} {name} applied")),
             Report::Step {
                 n,
                 name,
