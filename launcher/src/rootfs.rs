@@ -239,6 +239,11 @@ fn remount(root: RawFd, path: &str, flags: u64) -> SysResult<()> {
 
 /// Create every missing component of `path` inside `root` (directories; the last one a
 /// directory or an empty file) and return an O_PATH fd of it, resolved inside the root.
+///
+/// Every prefix is resolved again from the root (openat2 RESOLVE_IN_ROOT), so a symlinked
+/// component is followed inside the root, never out of it; an entry is created relative to the
+/// O_PATH fd of its resolved parent (mkdirat and openat take O_PATH directory fds), then
+/// resolved once more, as it may be a dangling symlink's target.
 pub fn create_in_root(root: RawFd, path: &str, dir: bool) -> SysResult<RawFd> {
     if let Ok(fd) = sys::open_in_root(root, path, libc::O_PATH, 0) {
         return Ok(fd);
@@ -247,62 +252,69 @@ pub fn create_in_root(root: RawFd, path: &str, dir: bool) -> SysResult<RawFd> {
         .split('/')
         .filter(|c| !c.is_empty() && *c != ".")
         .collect();
-    let mut cur = sys::open_in_root(root, "/", libc::O_PATH | libc::O_DIRECTORY, 0)?;
+    // The parent of the next component; `None` is the root itself (not ours to close).
+    let mut cur: Option<RawFd> = None;
+    let close = |fd: Option<RawFd>| {
+        if let Some(fd) = fd {
+            sys::close(fd);
+        }
+    };
     for (i, c) in comps.iter().enumerate() {
         let last = i + 1 == comps.len();
         let sofar = format!("/{}", comps[..=i].join("/"));
-        if *c == ".." {
-            // Resolved by openat2 inside the root; never above it.
-            let next = sys::open_in_root(root, &sofar, libc::O_PATH | libc::O_DIRECTORY, 0)?;
-            sys::close(cur);
-            cur = next;
-            continue;
-        }
         let next = match sys::open_in_root(root, &sofar, libc::O_PATH, 0) {
             Ok(fd) => fd,
-            Err(e) if e.errno == libc::ENOENT => {
-                // cur is an O_PATH fd of the parent: create the entry relative to it, then
-                // re-resolve it inside the root (it may be a dangling symlink target).
+            // `..` is resolved by openat2 inside the root; never created.
+            Err(e) if e.errno == libc::ENOENT && *c != ".." => {
                 let name = cstr(c)?;
+                let parent = cur.unwrap_or(root);
                 if last && !dir {
-                    let dirfd = reopen_dir(cur)?;
                     // SAFETY: valid dirfd and name.
                     let fd = unsafe {
                         libc::openat(
-                            dirfd,
+                            parent,
                             name.as_ptr(),
                             libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW,
                             0o644,
                         )
                     };
-                    let r = sys::check(fd as i64, || format!("create {sofar}"));
-                    sys::close(dirfd);
-                    sys::close(r? as i32);
+                    match sys::check(fd as i64, || format!("create {sofar}")) {
+                        Ok(fd) => sys::close(fd as i32),
+                        Err(e) => {
+                            close(cur);
+                            return Err(e);
+                        }
+                    }
                 } else {
-                    let dirfd = reopen_dir(cur)?;
                     // SAFETY: valid dirfd and name.
-                    let r = unsafe { libc::mkdirat(dirfd, name.as_ptr(), 0o755) };
-                    sys::close(dirfd);
+                    let r = unsafe { libc::mkdirat(parent, name.as_ptr(), 0o755) };
                     if r < 0 && sys::errno() != libc::EEXIST {
-                        return sys::fail(format!("mkdir {sofar}"), sys::errno());
+                        let errno = sys::errno();
+                        close(cur);
+                        return sys::fail(format!("mkdir {sofar}"), errno);
                     }
                 }
-                sys::open_in_root(root, &sofar, libc::O_PATH, 0)?
+                match sys::open_in_root(root, &sofar, libc::O_PATH, 0) {
+                    Ok(fd) => fd,
+                    Err(e) => {
+                        close(cur);
+                        return Err(e);
+                    }
+                }
             }
             Err(e) => {
-                sys::close(cur);
+                close(cur);
                 return Err(e);
             }
         };
-        sys::close(cur);
-        cur = next;
+        close(cur);
+        cur = Some(next);
     }
-    Ok(cur)
-}
-
-/// An O_PATH directory fd cannot be used for mkdirat/openat(O_CREAT): reopen it for reading.
-fn reopen_dir(opath: RawFd) -> SysResult<RawFd> {
-    sys::open_in_root(opath, ".", libc::O_RDONLY | libc::O_DIRECTORY, 0)
+    match cur {
+        Some(fd) => Ok(fd),
+        // `path` named the root itself, which the first open would have found.
+        None => sys::open_in_root(root, "/", libc::O_PATH | libc::O_DIRECTORY, 0),
+    }
 }
 
 const DEFAULT_DEVICES: &[(&str, i64, i64)] = &[
@@ -330,9 +342,8 @@ fn default_devices(root: RawFd, r: &RootfsPlan) -> SysResult<()> {
             r.bind_devices,
         )?;
     }
-    let dev = create_in_root(root, "/dev", true)?;
-    let devdir = reopen_dir(dev)?;
-    sys::close(dev);
+    // An O_PATH directory fd serves symlinkat and unlinkat as any directory fd does.
+    let devdir = create_in_root(root, "/dev", true)?;
     for (link, target) in [
         ("fd", "/proc/self/fd"),
         ("stdin", "/proc/self/fd/0"),
@@ -364,9 +375,7 @@ fn symlink_at(dirfd: RawFd, target: &str, name: &str) -> SysResult<()> {
 
 fn make_device(root: RawFd, d: &DevicePlan, bind: bool) -> SysResult<()> {
     let (parent, name) = split_parent(&d.path);
-    let pfd = create_in_root(root, parent, true)?;
-    let dirfd = reopen_dir(pfd)?;
-    sys::close(pfd);
+    let dirfd = create_in_root(root, parent, true)?;
     let cname = cstr(name)?;
     // A stale node or file in the rootfs is replaced.
     // SAFETY: valid dirfd and name.
