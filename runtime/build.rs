@@ -68,21 +68,22 @@ fn main() {
             .map(|a| {
                 a.iter()
                     .map(|p| {
-                        format!(
-                            "Proof::parse({:?}).expect(\"proof\")",
-                            p.as_str().expect("proof string")
-                        )
+                        let p = p.as_str().expect("proof string");
+                        let (file, test) = p
+                            .split_once("::")
+                            .unwrap_or_else(|| panic!("ledger.toml row {i}: proof {p:?}"));
+                        format!("Proof::from_static({file:?}, {test:?})")
                     })
                     .collect()
             })
             .unwrap_or_default();
         let note = match s("note") {
-            Some(n) => format!("Some({n:?}.to_string())"),
+            Some(n) => format!("Some(Cow::Borrowed({n:?}))"),
             None => "None".into(),
         };
         writeln!(
             out,
-            "Row {{ kind: {kind:?}.to_string(), mechanism: {mechanism:?}.to_string(), floor: {floor}, status: Status::{status}, proofs: vec![{}], note: {note} }},",
+            "Row {{ kind: Cow::Borrowed({kind:?}), mechanism: Cow::Borrowed({mechanism:?}), floor: {floor}, status: Status::{status}, proofs: vec![{}], note: {note} }},",
             proofs.join(", ")
         )
         .unwrap();

@@ -127,15 +127,15 @@ pub fn check(i: &Inputs) -> Result<Summary, Vec<Offence>> {
 
 fn offence(row: &Row, proof: &Proof, problem: Problem) -> Offence {
     Offence::Proof {
-        kind: row.kind.clone(),
-        mechanism: row.mechanism.clone(),
+        kind: row.kind.to_string(),
+        mechanism: row.mechanism.to_string(),
         proof: proof.clone(),
         problem,
     }
 }
 
 fn proof_problem(i: &Inputs, proof: &Proof) -> Option<Problem> {
-    let file = i.source_root.join(&proof.file);
+    let file = i.source_root.join(proof.file.as_ref());
     let src = match std::fs::read_to_string(&file) {
         Ok(s) => s,
         Err(e) => return Some(Problem::Missing(format!("{}: {e}", file.display()))),

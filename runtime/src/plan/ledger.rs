@@ -6,6 +6,7 @@
 
 use super::floor::Floor;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::fmt;
 
 /// The ledger this binary was built with.
@@ -42,9 +43,9 @@ impl fmt::Display for Status {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Proof {
     /// `tests/namespaces.rs`, relative to the repository root.
-    pub file: String,
+    pub file: Cow<'static, str>,
     /// The test's path inside its binary: `pid_ns_sees_only_own_processes`.
-    pub test: String,
+    pub test: Cow<'static, str>,
 }
 
 impl Proof {
@@ -70,9 +71,18 @@ impl Proof {
             return Err(format!("proof {s:?}: {test:?} is not a test function name"));
         }
         Ok(Proof {
-            file: file.to_string(),
-            test: test.to_string(),
+            file: Cow::Owned(file.to_string()),
+            test: Cow::Owned(test.to_string()),
         })
+    }
+
+    /// A proof of the compiled-in ledger (`build.rs` splits the TOML's strings; the unit test
+    /// `compiled_rows_match_the_toml` checks them against [`Proof::parse`]).
+    pub const fn from_static(file: &'static str, test: &'static str) -> Proof {
+        Proof {
+            file: Cow::Borrowed(file),
+            test: Cow::Borrowed(test),
+        }
     }
 
     /// The test binary's name: the file stem (`namespaces`).
@@ -115,9 +125,9 @@ impl<'de> Deserialize<'de> for Proof {
 #[serde(deny_unknown_fields)]
 pub struct Row {
     /// The requirement kind (`namespace.pid`, `cgroup.memory.limit`).
-    pub kind: String,
+    pub kind: Cow<'static, str>,
     /// How bvisor enforces it (`clone3:CLONE_NEWPID`, `cgroup-v2:memory.max`).
-    pub mechanism: String,
+    pub mechanism: Cow<'static, str>,
     #[serde(default)]
     pub floor: Floor,
     pub status: Status,
@@ -125,7 +135,7 @@ pub struct Row {
     pub proofs: Vec<Proof>,
     /// Why the row has its status, or what is missing before it can be proven.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
+    pub note: Option<Cow<'static, str>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -174,8 +184,8 @@ impl Ledger {
         for (i, r) in self.rows.iter().enumerate() {
             let bad = |detail: &str| LedgerError::Row {
                 index: i,
-                kind: r.kind.clone(),
-                mechanism: r.mechanism.clone(),
+                kind: r.kind.to_string(),
+                mechanism: r.mechanism.to_string(),
                 detail: detail.to_string(),
             };
             if r.kind.trim().is_empty() || r.mechanism.trim().is_empty() {
