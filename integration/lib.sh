@@ -33,9 +33,10 @@ build_wasm_runner() {
 }
 
 # build_dist DIR: the release binaries as bvisor ships them, in DIR:
-#   bvisor         static (glibc and libseccomp linked in): no dynamic loader at start, and
-#                  its resident memory is its own small binary instead of the shared libc's
-#                  pages it touches (about 0.6 MiB less peak RSS, 0.5-1 ms less per `run`)
+#   bvisor         static (glibc and libseccomp linked in), with packed relocations: no
+#                  dynamic loader at start, and its resident memory is its own small binary
+#                  instead of the shared libc's pages it touches (6.1 -> 3.5 MiB peak RSS of
+#                  `run` with the size profile, 0.5-1 ms less per `run`)
 #   bvisor-launcher dynamic: it is copied into a sealed memfd for every container, so its size
 #                  is start-up time, and static glibc would more than double it (0.65 -> 1.5 MB)
 #   bvisor-wasm    static (it runs after pivot_root, where the host's loader is absent)
@@ -45,7 +46,11 @@ build_dist() {
   triple=$(rustc -vV | sed -n 's/^host: //p')
   seccomp=$(dirname "$(find /usr/lib /usr/lib64 /lib -name libseccomp.a 2>/dev/null | head -n 1)")
   [ -n "$seccomp" ] && [ "$seccomp" != . ] || { echo "libseccomp.a not found (libseccomp-dev)" >&2; return 1; }
-  LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH=$seccomp RUSTFLAGS="-C target-feature=+crt-static" \
+  # pack-relative-relocs (DT_RELR, which the static glibc 2.36+ linked in applies itself): the
+  # position-independent binary's relocations take 3 KB instead of 250 KB (0.5 MiB less
+  # peak RSS of `run`), and it keeps its ASLR.
+  LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH=$seccomp \
+    RUSTFLAGS="-C target-feature=+crt-static -C link-arg=-Wl,-z,pack-relative-relocs" \
     cargo build -q --release -p bvisor --bin bvisor -p bvisor-wasm --bin bvisor-wasm --target "$triple" || return 1
   cargo build -q --release -p bvisor-launcher || return 1
   mkdir -p "$dir"
