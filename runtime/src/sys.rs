@@ -365,12 +365,16 @@ pub fn send_seqpacket(fd: RawFd, data: &[u8]) -> io::Result<()> {
 
 /// One message from a SOCK_SEQPACKET socket; empty at EOF (every peer end closed).
 pub fn recv_seqpacket(fd: RawFd) -> io::Result<Vec<u8>> {
-    let mut buf = vec![0u8; 64 * 1024];
+    // Room for the largest report, left uninitialised: the kernel writes only the message, so
+    // only its pages are touched (a zeroed 64 KiB buffer per report cost 64 KiB of peak RSS).
+    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
     loop {
-        // SAFETY: valid buffer.
-        let r = unsafe { libc::recv(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0) };
+        // SAFETY: the pointer and capacity describe writable memory the Vec owns.
+        let r = unsafe { libc::recv(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.capacity(), 0) };
         if r >= 0 {
-            buf.truncate(r as usize);
+            // SAFETY: recv initialised the first r bytes (r <= capacity).
+            unsafe { buf.set_len(r as usize) };
+            buf.shrink_to_fit();
             return Ok(buf);
         }
         let e = io::Error::last_os_error();
