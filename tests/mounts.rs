@@ -407,8 +407,12 @@ fn devices_created() {
     }
     let h = Harness::new("devices_created");
     let mut b = h.bundle();
+    // /dev/sg0 carries set-id bits, which chown clears: the launcher restores them without
+    // following the name (fchmodat2 AT_SYMLINK_NOFOLLOW).
     b.linux()["devices"] = json!([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229,
-        "fileMode": 0o640, "uid": 1234, "gid": 5678}]);
+        "fileMode": 0o640, "uid": 1234, "gid": 5678},
+        {"path": "/dev/sg0", "type": "c", "major": 1, "minor": 3,
+        "fileMode": 0o6640, "uid": 1234, "gid": 5678}]);
     b.sh("echo x > /dev/null; echo null=$?; echo z=$(head -c 4 /dev/zero | wc -c); echo done=1; exec sleep 100");
     let c = h.start(&b, "dev");
     let dev = |n: &str| fs::symlink_metadata(format!("/proc/{}/root/dev/{n}", c.pid));
@@ -440,6 +444,9 @@ fn devices_created() {
     );
     assert_eq!(fuse.mode() & 0o7777, 0o640, "mode {:o}", fuse.mode());
     assert_eq!((fuse.uid(), fuse.gid()), (1234, 5678));
+    let sg = dev("sg0").expect("/dev/sg0 inside");
+    assert_eq!(sg.mode() & 0o7777, 0o6640, "mode {:o}", sg.mode());
+    assert_eq!((sg.uid(), sg.gid()), (1234, 5678));
     // The nodes work (device cgroup lets the standard ones through).
     let out = poll("the workload's report", POLL_TIMEOUT, || {
         let t = c.create.stdout_now();

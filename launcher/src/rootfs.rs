@@ -375,8 +375,8 @@ fn symlink_at(dirfd: RawFd, target: &str, name: &str) -> SysResult<()> {
 
 fn make_device(root: RawFd, d: &DevicePlan, bind: bool) -> SysResult<()> {
     let (parent, name) = split_parent(&d.path);
-    let dirfd = create_in_root(root, parent, true)?;
     let cname = cstr(name)?;
+    let dirfd = create_in_root(root, parent, true)?;
     // A stale node or file in the rootfs is replaced.
     // SAFETY: valid dirfd and name.
     unsafe { libc::unlinkat(dirfd, cname.as_ptr(), 0) };
@@ -406,8 +406,16 @@ fn make_device(root: RawFd, d: &DevicePlan, bind: bool) -> SysResult<()> {
             k => return sys::fail(format!("{}: device type {k:?}", d.path), libc::EINVAL),
         };
         let dev = libc::makedev(d.major as u32, d.minor as u32);
+        // mknod applies the umask. Cleared around the call, the node gets exactly d.mode, so
+        // nothing chmods it by name afterwards: a process sharing this /dev (a bind-mounted or
+        // on-disk one) could swap the name for a symlink between two calls, and chmod follows
+        // symlinks.
+        // SAFETY: umask cannot fail; the launcher is single-threaded (step 1 checked).
+        let old = unsafe { libc::umask(0) };
         // SAFETY: valid dirfd and name.
         let r = unsafe { libc::mknodat(dirfd, cname.as_ptr(), kind | (d.mode & 0o7777), dev) };
+        // SAFETY: as above.
+        unsafe { libc::umask(old) };
         sys::check(r as i64, || format!("mknod {}", d.path)).and_then(|_| {
             // SAFETY: valid dirfd and name; AT_SYMLINK_NOFOLLOW on the node we just made.
             let r = unsafe {
@@ -420,10 +428,22 @@ fn make_device(root: RawFd, d: &DevicePlan, bind: bool) -> SysResult<()> {
                 )
             };
             sys::check(r as i64, || format!("chown {}", d.path))?;
-            // mknod applies the umask: set the mode exactly.
-            // SAFETY: valid dirfd and name.
-            let r = unsafe { libc::fchmodat(dirfd, cname.as_ptr(), d.mode & 0o7777, 0) };
-            sys::check(r as i64, || format!("chmod {}", d.path)).map(|_| ())
+            // chown clears set-id bits: put them back without following a symlink
+            // (fchmodat2, Linux 6.6; set-id device nodes are otherwise refused here).
+            if d.mode & 0o6000 != 0 {
+                // SAFETY: valid dirfd and name.
+                let r = unsafe {
+                    libc::syscall(
+                        libc::SYS_fchmodat2,
+                        dirfd,
+                        cname.as_ptr(),
+                        d.mode & 0o7777,
+                        libc::AT_SYMLINK_NOFOLLOW,
+                    )
+                };
+                sys::check(r, || format!("chmod {}", d.path))?;
+            }
+            Ok(())
         })
     };
     sys::close(dirfd);
