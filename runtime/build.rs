@@ -69,9 +69,23 @@ fn main() {
                 a.iter()
                     .map(|p| {
                         let p = p.as_str().expect("proof string");
+                        // Proof::parse's rules, so a bad proof fails the build, not only the
+                        // unit test comparing the compiled rows with the TOML.
+                        let ident = |s: &str| {
+                            !s.is_empty()
+                                && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                        };
                         let (file, test) = p
                             .split_once("::")
-                            .unwrap_or_else(|| panic!("ledger.toml row {i}: proof {p:?}"));
+                            .filter(|(f, t)| {
+                                f.strip_prefix("tests/")
+                                    .and_then(|f| f.strip_suffix(".rs"))
+                                    .is_some_and(ident)
+                                    && t.split("::").all(ident)
+                            })
+                            .unwrap_or_else(|| {
+                                panic!("ledger.toml row {i}: proof {p:?} is not tests/<file>.rs::<test>")
+                            });
                         format!("Proof::from_static({file:?}, {test:?})")
                     })
                     .collect()

@@ -373,6 +373,45 @@ fn symlink_at(dirfd: RawFd, target: &str, name: &str) -> SysResult<()> {
     Ok(())
 }
 
+/// Give the node just made at `name` exactly `d.mode`: mknod applied the umask (or a default
+/// ACL), and chown cleared set-id bits. Never by name: a process sharing an on-disk or
+/// bind-mounted /dev could swap the name for a symlink, which chmod would follow (before
+/// pivot_root, out to a host file). The node is opened without following, checked to be the
+/// node made, and changed through its fd.
+fn set_node_mode(
+    dirfd: RawFd,
+    name: &std::ffi::CStr,
+    d: &DevicePlan,
+    kind: libc::mode_t,
+    dev: libc::dev_t,
+) -> SysResult<()> {
+    // SAFETY: valid dirfd and name.
+    let fd = unsafe {
+        libc::openat(
+            dirfd,
+            name.as_ptr(),
+            libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    };
+    let fd = sys::check(fd as i64, || format!("open {}", d.path))? as RawFd;
+    let res = sys::fstat(fd).and_then(|st| {
+        let same =
+            st.st_mode & libc::S_IFMT == kind && (kind == libc::S_IFIFO || st.st_rdev == dev);
+        if !same {
+            return sys::fail(
+                format!("{} was replaced while it was made", d.path),
+                libc::EEXIST,
+            );
+        }
+        // /proc/self/fd/N of an O_PATH fd is this very inode, whatever the name now is.
+        // SAFETY: valid path.
+        let r = unsafe { libc::chmod(fd_path(fd).as_ptr(), d.mode & 0o7777) };
+        sys::check(r as i64, || format!("chmod {}", d.path)).map(|_| ())
+    });
+    sys::close(fd);
+    res
+}
+
 fn make_device(root: RawFd, d: &DevicePlan, bind: bool) -> SysResult<()> {
     let (parent, name) = split_parent(&d.path);
     let cname = cstr(name)?;
@@ -406,16 +445,8 @@ fn make_device(root: RawFd, d: &DevicePlan, bind: bool) -> SysResult<()> {
             k => return sys::fail(format!("{}: device type {k:?}", d.path), libc::EINVAL),
         };
         let dev = libc::makedev(d.major as u32, d.minor as u32);
-        // mknod applies the umask. Cleared around the call, the node gets exactly d.mode, so
-        // nothing chmods it by name afterwards: a process sharing this /dev (a bind-mounted or
-        // on-disk one) could swap the name for a symlink between two calls, and chmod follows
-        // symlinks.
-        // SAFETY: umask cannot fail; the launcher is single-threaded (step 1 checked).
-        let old = unsafe { libc::umask(0) };
         // SAFETY: valid dirfd and name.
         let r = unsafe { libc::mknodat(dirfd, cname.as_ptr(), kind | (d.mode & 0o7777), dev) };
-        // SAFETY: as above.
-        unsafe { libc::umask(old) };
         sys::check(r as i64, || format!("mknod {}", d.path)).and_then(|_| {
             // SAFETY: valid dirfd and name; AT_SYMLINK_NOFOLLOW on the node we just made.
             let r = unsafe {
@@ -428,22 +459,7 @@ fn make_device(root: RawFd, d: &DevicePlan, bind: bool) -> SysResult<()> {
                 )
             };
             sys::check(r as i64, || format!("chown {}", d.path))?;
-            // chown clears set-id bits: put them back without following a symlink
-            // (fchmodat2, Linux 6.6; set-id device nodes are otherwise refused here).
-            if d.mode & 0o6000 != 0 {
-                // SAFETY: valid dirfd and name.
-                let r = unsafe {
-                    libc::syscall(
-                        libc::SYS_fchmodat2,
-                        dirfd,
-                        cname.as_ptr(),
-                        d.mode & 0o7777,
-                        libc::AT_SYMLINK_NOFOLLOW,
-                    )
-                };
-                sys::check(r, || format!("chmod {}", d.path))?;
-            }
-            Ok(())
+            set_node_mode(dirfd, &cname, d, kind, dev)
         })
     };
     sys::close(dirfd);

@@ -126,10 +126,24 @@ pub fn main() -> i32 {
     match dispatch(&cli) {
         Ok(code) => code,
         Err(e) => {
-            log::error(&format!("{e:#}"));
+            log::error(&message(&e));
             EXIT_ERROR
         }
     }
+}
+
+/// The error and its causes on one line, each cause once: many errors already print their
+/// source (`config.json: No such file or directory`), and anyhow's `{:#}` would append it again.
+fn message(e: &anyhow::Error) -> String {
+    let mut msg = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !msg.contains(&c) {
+            msg.push_str(": ");
+            msg.push_str(&c);
+        }
+    }
+    msg
 }
 
 /// As runc does, an unprivileged caller's default state root is `$XDG_RUNTIME_DIR/bvisor`
@@ -178,5 +192,22 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Plan(a) => plan::run(g, a),
         Command::Update(a) => update::run(g, a),
         Command::Events(a) => events::run(g, a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_message_names_each_cause_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        #[derive(Debug, thiserror::Error)]
+        #[error("config.json: {source}")]
+        struct Read {
+            source: std::io::Error,
+        }
+        let e = anyhow::Error::new(Read { source: io }).context("create c1");
+        assert_eq!(message(&e), "create c1: config.json: No such file");
     }
 }

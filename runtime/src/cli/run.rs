@@ -26,6 +26,7 @@ pub fn run(g: &Global, a: &RunArgs) -> anyhow::Result<i32> {
         sys::set_child_subreaper()?;
     }
     let mut opts = a.create.opts(g);
+    container::check_new_id(&opts.root, &opts.id)?;
     let loaded = crate::spec::load(&opts.bundle).map_err(container::Error::from)?;
     let terminal = loaded
         .spec

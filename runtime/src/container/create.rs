@@ -32,16 +32,24 @@ pub struct CreateOpts {
 
 /// Create the container. Returns its state (status `created`).
 pub fn create(o: &CreateOpts) -> Result<State> {
+    check_new_id(&o.root, &o.id)?;
     create_loaded(o, spec::load(&o.bundle)?)
+}
+
+/// A bad or taken id is reported before anything about the bundle (as before `run` read the
+/// config itself).
+pub fn check_new_id(root: &Path, id: &str) -> Result<StateDir> {
+    let dir = StateDir::new(root, id)?;
+    if dir.dir.exists() {
+        return Err(super::StateError::Exists(id.to_string()).into());
+    }
+    Ok(dir)
 }
 
 /// [`create`] of a config the caller has already loaded from `o.bundle` (`run` reads it first
 /// to see whether the process wants a terminal; reading and parsing it twice cost ~0.2 ms).
 pub fn create_loaded(o: &CreateOpts, loaded: spec::LoadedSpec) -> Result<State> {
-    let dir = StateDir::new(&o.root, &o.id)?;
-    if dir.dir.exists() {
-        return Err(super::StateError::Exists(o.id.clone()).into());
-    }
+    let dir = check_new_id(&o.root, &o.id)?;
     for u in loaded.ignored() {
         crate::cli::log::warn(&format!("config.json: unknown property {u} ignored"));
     }

@@ -9,7 +9,7 @@ pub mod spawn;
 pub mod state;
 pub mod wasm;
 
-pub use create::{create, create_loaded, CreateOpts};
+pub use create::{check_new_id, create, create_loaded, CreateOpts};
 pub use ops::*;
 pub use state::{State, StateDir, StateError, Status};
 
