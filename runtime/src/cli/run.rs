@@ -26,7 +26,7 @@ pub fn run(g: &Global, a: &RunArgs) -> anyhow::Result<i32> {
         sys::set_child_subreaper()?;
     }
     let mut opts = a.create.opts(g);
-    container::check_new_id(&opts.root, &opts.id)?;
+    let dir = container::check_new_id(&opts.root, &opts.id)?;
     let loaded = crate::spec::load(&opts.bundle).map_err(container::Error::from)?;
     let terminal = loaded
         .spec
@@ -45,7 +45,7 @@ pub fn run(g: &Global, a: &RunArgs) -> anyhow::Result<i32> {
         None
     };
     crate::cli::log::phase("run begins");
-    let st = container::create_loaded(&opts, loaded)?;
+    let st = container::create_loaded(&opts, dir, loaded)?;
     let relay = match &console {
         Some(l) => {
             let master = l.receive_master()?;

@@ -32,8 +32,8 @@ pub struct CreateOpts {
 
 /// Create the container. Returns its state (status `created`).
 pub fn create(o: &CreateOpts) -> Result<State> {
-    check_new_id(&o.root, &o.id)?;
-    create_loaded(o, spec::load(&o.bundle)?)
+    let dir = check_new_id(&o.root, &o.id)?;
+    create_loaded(o, dir, spec::load(&o.bundle)?)
 }
 
 /// A bad or taken id is reported before anything about the bundle (as before `run` read the
@@ -46,10 +46,10 @@ pub fn check_new_id(root: &Path, id: &str) -> Result<StateDir> {
     Ok(dir)
 }
 
-/// [`create`] of a config the caller has already loaded from `o.bundle` (`run` reads it first
-/// to see whether the process wants a terminal; reading and parsing it twice cost ~0.2 ms).
-pub fn create_loaded(o: &CreateOpts, loaded: spec::LoadedSpec) -> Result<State> {
-    let dir = check_new_id(&o.root, &o.id)?;
+/// [`create`] of an id [`check_new_id`] passed and a config the caller has already loaded from
+/// `o.bundle` (`run` reads it first to see whether the process wants a terminal; reading and
+/// parsing it twice cost ~0.2 ms). The claim below is what settles a race for the id.
+pub fn create_loaded(o: &CreateOpts, dir: StateDir, loaded: spec::LoadedSpec) -> Result<State> {
     for u in loaded.ignored() {
         crate::cli::log::warn(&format!("config.json: unknown property {u} ignored"));
     }
