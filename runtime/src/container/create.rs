@@ -388,9 +388,6 @@ fn open_namespace(p: &Path, kind: bvisor_launcher::NsKind) -> std::io::Result<Ow
     Ok(fd)
 }
 
-/// An unprivileged caller can write only a one-id map of its own uid and gid (newuidmap and
-/// newgidmap, which could grant /etc/subuid ranges, are not supported): refuse anything else
-/// by field, before anything exists.
 /// The subordinate id ranges of /etc/subuid and /etc/subgid (`name-or-uid:start:count` lines)
 /// and whether the setuid helpers that use them are installed.
 pub struct SubIds {
