@@ -54,21 +54,21 @@ fn run(prog: &Path, args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// `bvisor plan --bundle DIR --format json`: exit code, stdout, stderr.
+fn plan_json(bundle: &Path) -> (i32, String, String) {
+    let dir = bundle.to_str().unwrap();
+    run(
+        &bvisor_bin(),
+        &["plan", "--bundle", dir, "--format", "json"],
+    )
+}
+
 /// Every requirement of the sample bundle has a mechanism whose ledger row is proven and cites
 /// its tests. Needs no root: `plan` creates nothing.
 #[test]
 fn plan_of_the_sample_bundle_lists_every_requirement_proven() {
     let bundle = repo().join("bundles/linux");
-    let (code, stdout, stderr) = run(
-        &bvisor_bin(),
-        &[
-            "plan",
-            "--bundle",
-            bundle.to_str().unwrap(),
-            "--format",
-            "json",
-        ],
-    );
+    let (code, stdout, stderr) = plan_json(&bundle);
     let plan: Value = serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("plan --format json: {e}\n{stdout}\n{stderr}"));
     assert_eq!(code, 0, "refused: {}", plan["refusal"]);
@@ -276,16 +276,7 @@ fn plan_of_a_bundle_asking_for_everything_is_proven_here() {
         "blockIO": {"throttleReadBpsDevice": [{"major": 254, "minor": 0, "rate": 1048576}],
                     "throttleWriteIOPSDevice": [{"major": 254, "minor": 0, "rate": 100}]}});
     std::fs::write(dir.join("config.json"), serde_json::to_vec(&cfg).unwrap()).unwrap();
-    let (code, stdout, stderr) = run(
-        &bvisor_bin(),
-        &[
-            "plan",
-            "--bundle",
-            dir.to_str().unwrap(),
-            "--format",
-            "json",
-        ],
-    );
+    let (code, stdout, stderr) = plan_json(&dir);
     let _ = std::fs::remove_dir_all(&dir);
     let plan: Value = serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("plan --format json: {e}\n{stdout}\n{stderr}"));
