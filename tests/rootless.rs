@@ -84,6 +84,18 @@ fn user_bundle(h: &Harness, r: &Rootless, tag: &str) -> (PathBuf, serde_json::Va
     (dir, cfg)
 }
 
+/// `run -d` of the bundle in `dir` as the unprivileged user: its output, and the init's pid from
+/// the state.
+fn run_detached_as_user(h: &Harness, r: &Rootless, dir: &Path, id: &str) -> (Out, i32) {
+    let out = as_user(h, r, &["run", "-d", "--bundle", dir.to_str().unwrap(), id]);
+    out.expect_ok();
+    let st: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(r.xdg.join("bvisor").join(id).join("state.json")).unwrap(),
+    )
+    .unwrap();
+    (out, st["pid"].as_i64().unwrap() as i32)
+}
+
 fn save(dir: &Path, cfg: &serde_json::Value) {
     let p = dir.join("config.json");
     fs::write(&p, serde_json::to_vec_pretty(cfg).unwrap()).unwrap();
@@ -108,16 +120,8 @@ fn rootless_run_maps_the_caller_to_root() {
     );
     save(&dir, &cfg);
     let id = h.id("u");
-    let out = as_user(
-        &h,
-        &r,
-        &["run", "-d", "--bundle", dir.to_str().unwrap(), &id],
-    );
-    out.expect_ok();
+    let (_, pid) = run_detached_as_user(&h, &r, &dir, &id);
     let state_dir = r.xdg.join("bvisor").join(&id);
-    let st: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(state_dir.join("state.json")).unwrap()).unwrap();
-    let pid = st["pid"].as_i64().unwrap() as i32;
     // Ground truth from the host: the init runs as the unprivileged uid, mapped to 0 inside.
     let uids = status_field(pid, "Uid").unwrap();
     assert_eq!(
@@ -273,17 +277,7 @@ fn rootless_multi_range_maps_use_newuidmap() {
     grant(&h, "/etc/subuid", format!("{UID}:300000:1000"));
     grant(&h, "/etc/subgid", format!("{UID}:300000:1000"));
     let id = h.id("granted");
-    let started = as_user(
-        &h,
-        &r,
-        &["run", "-d", "--bundle", dir.to_str().unwrap(), &id],
-    );
-    started.expect_ok();
-    let st: serde_json::Value = serde_json::from_str(
-        &fs::read_to_string(r.xdg.join("bvisor").join(&id).join("state.json")).unwrap(),
-    )
-    .unwrap();
-    let pid = st["pid"].as_i64().unwrap() as i32;
+    let (started, pid) = run_detached_as_user(&h, &r, &dir, &id);
     let map: Vec<Vec<String>> = fs::read_to_string(format!("/proc/{pid}/uid_map"))
         .unwrap()
         .lines()
