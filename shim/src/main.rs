@@ -577,7 +577,8 @@ impl shim::Task for Service {
     }
 
     fn exec(&self, _ctx: &TtrpcContext, req: api::ExecProcessRequest) -> TtrpcResult<api::Empty> {
-        let spec: oci_spec::runtime::Process = serde_json::from_slice(&req.spec.value)
+        let spec = serde_json::from_slice(&req.spec.value)
+            .map(|p: bvisor::spec::de::ProcessDe| p.0)
             .map_err(|e| err(format!("exec {} process spec: {e}", req.exec_id)))?;
         self.with(&req.id, |c| {
             if c.execs.contains_key(&req.exec_id) {

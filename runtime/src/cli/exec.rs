@@ -52,6 +52,7 @@ fn process(g: &Global, a: &ExecArgs) -> anyhow::Result<Process> {
         let text = std::fs::read_to_string(p)
             .map_err(|e| anyhow::anyhow!("--process {}: {e}", p.display()))?;
         return serde_json::from_str(&text)
+            .map(|p: crate::spec::de::ProcessDe| p.0)
             .map_err(|e| anyhow::anyhow!("--process {}: {e}", p.display()));
     }
     if a.args.is_empty() {

@@ -101,6 +101,7 @@ pub struct State {
     /// `true` once the container has been fully created (launcher reached the exec fifo).
     pub ready: bool,
     pub cgroups: CgroupSet,
+    #[serde(deserialize_with = "crate::spec::de::spec")]
     pub config: Spec,
     /// `process.landlock` of the config (oci-spec's `Spec` cannot carry it).
     #[serde(default, skip_serializing_if = "Option::is_none")]

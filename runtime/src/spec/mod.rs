@@ -1,5 +1,7 @@
 //! Load and validate a bundle's `config.json`.
 
+pub mod de;
+
 use oci_spec::runtime::Spec;
 use std::path::{Path, PathBuf};
 
@@ -98,7 +100,7 @@ pub fn parse(bytes: &[u8], bundle: PathBuf, path: &Path) -> Result<LoadedSpec, S
     // serde_json recurses; its default recursion limit (128) turns deep nesting into an error,
     // never a stack overflow; a non-UTF-8 string is an error at its field. The error names the JSON path of the bad value (a type-confused
     // `process.user.uid` says so), with serde_json's line and column.
-    let spec: Spec =
+    let spec: de::SpecDe =
         serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(bytes))
             .map_err(|e| SpecError::Parse {
                 path: path.to_path_buf(),
@@ -107,6 +109,7 @@ pub fn parse(bytes: &[u8], bundle: PathBuf, path: &Path) -> Result<LoadedSpec, S
                     p => format!("{p}: {}", e.inner()),
                 },
             })?;
+    let spec = spec.0;
     // Parsed a second time as plain JSON (errors keep their line and column above): the
     // properties oci-spec dropped are the ones this tree has and the re-serialized Spec lacks.
     let raw: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| SpecError::Parse {
