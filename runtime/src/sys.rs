@@ -222,14 +222,10 @@ pub fn wait_child(pid: i32) -> io::Result<std::process::ExitStatus> {
     }
 }
 
-/// Exclusive advisory lock held for the life of the returned file.
+/// Exclusive advisory lock on an existing file or directory, held for the life of the
+/// returned file (flock works on a directory opened read-only).
 pub fn lock_exclusive(path: &Path) -> io::Result<File> {
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)?;
+    let f = std::fs::File::open(path)?;
     loop {
         // SAFETY: flock on a valid fd.
         let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };

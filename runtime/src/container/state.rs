@@ -1,5 +1,6 @@
-//! A container's state under `--root/<id>/`: `state.json` (written atomically), a lock that
-//! serializes every command on one id, and the exec fifo. Status is read from the world.
+//! A container's state under `--root/<id>/`: `state.json` (written atomically) and the exec
+//! fifo; a flock on the directory itself serializes every command on one id (a lock file
+//! would cost an inode created and freed per container). Status is read from the world.
 
 use crate::cgroups::CgroupSet;
 use crate::sys;
@@ -10,7 +11,6 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 pub const STATE_FILE: &str = "state.json";
-pub const LOCK_FILE: &str = "lock";
 pub const EXEC_FIFO: &str = "exec.fifo";
 
 #[derive(Debug, thiserror::Error)]
@@ -157,15 +157,11 @@ impl StateDir {
     /// Take the container's lock; fails if the container does not exist. The caller must
     /// re-check that the state still exists after locking (a delete may have won the race).
     pub fn lock(&self) -> Result<File, StateError> {
-        if !self.dir.is_dir() {
-            return Err(StateError::NotExist(self.id.clone()));
-        }
-        let p = self.dir.join(LOCK_FILE);
-        sys::lock_exclusive(&p).map_err(|e| {
+        sys::lock_exclusive(&self.dir).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 StateError::NotExist(self.id.clone())
             } else {
-                io_err(&p)(e)
+                io_err(&self.dir)(e)
             }
         })
     }
@@ -322,6 +318,21 @@ mod tests {
         assert!(matches!(d.lock(), Err(StateError::NotExist(_))));
         let _l = d.claim().unwrap();
         assert!(matches!(d.claim(), Err(StateError::Exists(_))));
+        // The lock is a flock on the directory: another open of it cannot take it meanwhile...
+        let try_lock = || {
+            let f = std::fs::File::open(&d.dir).unwrap();
+            // SAFETY: flock on a valid fd.
+            unsafe {
+                libc::flock(
+                    std::os::fd::AsRawFd::as_raw_fd(&f),
+                    libc::LOCK_EX | libc::LOCK_NB,
+                ) == 0
+            }
+        };
+        assert!(!try_lock());
+        // ...and can once the holder lets go (the control).
+        drop(_l);
+        assert!(try_lock());
         d.remove().unwrap();
         let _ = std::fs::remove_dir_all(&tmp);
     }
