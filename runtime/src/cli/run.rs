@@ -53,6 +53,12 @@ pub fn run(g: &Global, a: &RunArgs) -> anyhow::Result<i32> {
         }
         None => None,
     };
+    if !a.detach {
+        // Forward from before the start: once started, the container may print that it is
+        // ready and a supervisor may signal us at once (a handler installed after `start`
+        // returned left a window in which that signal ended the runtime instead).
+        forward_signals_to(st.pid);
+    }
     if let Err(e) = container::start(&g.root, &st.id) {
         let _ = container::delete(&g.root, &st.id, true);
         return Err(e.into());
@@ -94,6 +100,12 @@ extern "C" fn forward(sig: libc::c_int) {
 
 /// Wait for `pid`, forwarding the signals a person or a supervisor sends us.
 pub fn wait_forwarding(pid: i32) -> std::io::Result<i32> {
+    forward_signals_to(pid);
+    sys::wait_exit_code(pid)
+}
+
+/// From now on, pass the signals a person or a supervisor sends us on to `pid`.
+fn forward_signals_to(pid: i32) {
     FORWARD_TO.store(pid, Ordering::Relaxed);
     for sig in [
         libc::SIGINT,
@@ -107,5 +119,4 @@ pub fn wait_forwarding(pid: i32) -> std::io::Result<i32> {
         // SAFETY: installing a handler that only calls kill.
         unsafe { libc::signal(sig, forward as *const () as libc::sighandler_t) };
     }
-    sys::wait_exit_code(pid)
 }
