@@ -78,6 +78,23 @@ oci_image() {
   skopeo copy -q "oci:$layout:$name" "oci-archive:$layout.$name.tar:localhost/bvisor-$name:latest"
 }
 
+# remove_shared_cgroup_parents: rmdir bvisor's shared parent (`<own cgroup>/bvisor`) in every
+# hierarchy where it is empty. bvisor keeps it once made, as runc keeps the parents of its
+# cgroups; the test run removes it so the machine's tree is left as the run found it. rmdir
+# refuses a cgroup that still has children or tasks, so a parent still in use stays.
+remove_shared_cgroup_parents() {
+  local line path mount
+  while IFS= read -r line; do
+    path=${line#*:*:}
+    for mount in /sys/fs/cgroup /sys/fs/cgroup/*; do
+      [ -d "$mount$path/bvisor" ] || continue
+      # Only a cgroup directory: bvisor's shared parent lives in cgroupfs, nowhere else.
+      [ -e "$mount$path/bvisor/cgroup.procs" ] || continue
+      rmdir "$mount$path/bvisor" 2>/dev/null || true
+    done
+  done < /proc/self/cgroup
+}
+
 # cgroup_dirs: every cgroup directory down to five levels, sorted (a before/after snapshot lets
 # a script remove only the new, empty directories it caused, deepest first).
 cgroup_dirs() { find /sys/fs/cgroup -mindepth 2 -maxdepth 5 -type d 2>/dev/null | sort; }

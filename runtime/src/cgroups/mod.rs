@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 pub struct CgroupSet {
     /// (version, mount point, directory) of each hierarchy's cgroup of this container.
     pub dirs: Vec<CgroupDir>,
-    /// Directories created on the way (parents like `…/bvisor`), deepest last; removed at delete
-    /// when empty.
+    /// Directories created on the way to a `cgroupsPath` (`a` and `a/b` of `a/b/c`), deepest
+    /// last; removed at delete when empty. Never bvisor's shared parent (see [`DEFAULT_PARENT`]).
     pub created_parents: Vec<PathBuf>,
 }
 
@@ -48,6 +48,12 @@ pub struct CgroupEntry {
 }
 
 /// The parent of every container cgroup placed by default, under the caller's own cgroup.
+///
+/// Made by the first container that needs it and then kept, empty or not, as runc and
+/// containerd keep the parents of their cgroups (`/k8s.io`, `/default`): it is bvisor's place
+/// in the caller's tree, not a container's. Removing it whenever the last container left cost
+/// a mkdir and an rmdir in every hierarchy on each `run` of a lone container (ten of each on
+/// a hybrid machine, 0.5 ms of the 11 ms in integration/bench.sh) and raced the next create.
 pub const DEFAULT_PARENT: &str = "bvisor";
 
 /// Where the container's cgroup goes in each hierarchy: `cgroupsPath` (absolute or relative,
@@ -82,7 +88,7 @@ impl CgroupSet {
     /// The set [`CgroupSet::create`] would make, without making anything: recorded in the
     /// state before the first mkdir, so a runtime killed in the middle leaves a state that
     /// names every directory it may have made (`delete --force` removes the ones that exist).
-    /// Parents are listed only where they do not exist yet, or are bvisor's shared parent.
+    /// Parents are listed only where they do not exist yet, never bvisor's shared parent.
     pub fn planned(h: &Hierarchies, rel: &Path) -> CgroupSet {
         let mut set = CgroupSet::default();
         for hier in &h.all {
@@ -93,7 +99,7 @@ impl CgroupSet {
             for c in &comps[..comps.len().saturating_sub(1)] {
                 cur.push(c);
                 let shared = cur == base.join(DEFAULT_PARENT);
-                if (shared || !cur.exists()) && !set.created_parents.contains(&cur) {
+                if !shared && !cur.exists() && !set.created_parents.contains(&cur) {
                     set.created_parents.push(cur.clone());
                 }
             }
@@ -127,7 +133,8 @@ impl CgroupSet {
     }
 
     fn make(&mut self, hier: &Hierarchy, base: &Path, dir: &Path) -> io::Result<()> {
-        // A sibling's delete may remove an empty shared parent between our mkdirs: start over.
+        // Someone may remove an empty parent between our mkdirs (an older bvisor removed its
+        // shared parent, a script cleaning up): start over.
         let mut tries = 0;
         loop {
             match self.make_once(hier, base, dir) {
@@ -152,7 +159,10 @@ impl CgroupSet {
                         // A new v1 cpuset is empty and refuses tasks until it has cpus and mems.
                         inherit_cpuset(&cur)?;
                     }
-                    if !last && !self.created_parents.contains(&cur) {
+                    if !last
+                        && cur != base.join(DEFAULT_PARENT)
+                        && !self.created_parents.contains(&cur)
+                    {
                         self.created_parents.push(cur.clone());
                     }
                 }
@@ -166,12 +176,6 @@ impl CgroupSet {
                 }
                 Err(e) => return Err(e),
             }
-        }
-        // bvisor's own shared parent (`<own>/bvisor`) is removed by whichever container leaves
-        // it empty, not only by the one that happened to create it.
-        let shared = base.join(DEFAULT_PARENT);
-        if dir.parent() == Some(shared.as_path()) && !self.created_parents.contains(&shared) {
-            self.created_parents.push(shared);
         }
         self.dirs.push(CgroupDir {
             version: hier.version,
@@ -450,6 +454,47 @@ mod tests {
             relative_path(Some(Path::new("/a/b")), "c").unwrap(),
             PathBuf::from("a/b")
         );
+    }
+
+    /// A hierarchy on a plain directory: mkdir and rmdir behave as in a cgroupfs without tasks.
+    fn fake_hierarchy(mount: &Path) -> Hierarchies {
+        Hierarchies {
+            all: vec![Hierarchy {
+                version: Version::V2,
+                mount: mount.to_path_buf(),
+                controllers: vec![],
+                own: PathBuf::from("/own"),
+            }],
+        }
+    }
+
+    #[test]
+    fn shared_parent_is_kept_and_cgroups_path_parents_are_not() {
+        let tmp = std::env::temp_dir().join(format!("bvisor-cg-{}", std::process::id()));
+        let own = tmp.join("own");
+        std::fs::create_dir_all(&own).unwrap();
+        let h = fake_hierarchy(&tmp);
+
+        let rel = relative_path(None, "c1").unwrap();
+        assert!(CgroupSet::planned(&h, &rel).created_parents.is_empty());
+        let set = CgroupSet::create(&h, &rel).unwrap();
+        assert!(set.created_parents.is_empty(), "{set:?}");
+        assert!(own.join("bvisor/c1").is_dir());
+        set.remove().unwrap();
+        assert!(!own.join("bvisor/c1").exists());
+        assert!(own.join("bvisor").is_dir(), "the shared parent stays");
+
+        // Control: parents made on the way to a cgroupsPath are the container's and go.
+        let rel = relative_path(Some(Path::new("/a/b/c")), "c2").unwrap();
+        assert_eq!(
+            CgroupSet::planned(&h, &rel).created_parents,
+            vec![own.join("a"), own.join("a/b")]
+        );
+        let set = CgroupSet::create(&h, &rel).unwrap();
+        assert!(own.join("a/b/c").is_dir());
+        set.remove().unwrap();
+        assert!(!own.join("a").exists());
+        std::fs::remove_dir_all(&tmp).unwrap();
     }
 
     #[test]
