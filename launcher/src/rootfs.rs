@@ -244,6 +244,10 @@ fn remount(root: RawFd, path: &str, flags: u64) -> SysResult<()> {
 /// component is followed inside the root, never out of it; an entry is created relative to the
 /// O_PATH fd of its resolved parent (mkdirat and openat take O_PATH directory fds), then
 /// resolved once more, as it may be a dangling symlink's target.
+///
+/// The walk starts at the deepest prefix that already exists, found from the bottom up: most
+/// paths lack only their last component (a mount point like `/sys/fs/cgroup/cpu`), and walking
+/// from the top reopened every prefix of every mount point.
 pub fn create_in_root(root: RawFd, path: &str, dir: bool) -> SysResult<RawFd> {
     if let Ok(fd) = sys::open_in_root(root, path, libc::O_PATH, 0) {
         return Ok(fd);
@@ -259,7 +263,19 @@ pub fn create_in_root(root: RawFd, path: &str, dir: bool) -> SysResult<RawFd> {
             sys::close(fd);
         }
     };
-    for (i, c) in comps.iter().enumerate() {
+    let mut start = 0;
+    for k in (1..comps.len()).rev() {
+        match sys::open_in_root(root, &format!("/{}", comps[..k].join("/")), libc::O_PATH, 0) {
+            Ok(fd) => {
+                cur = Some(fd);
+                start = k;
+                break;
+            }
+            Err(e) if e.errno == libc::ENOENT => {}
+            Err(e) => return Err(e),
+        }
+    }
+    for (i, c) in comps.iter().enumerate().skip(start) {
         let last = i + 1 == comps.len();
         let sofar = format!("/{}", comps[..=i].join("/"));
         let next = match sys::open_in_root(root, &sofar, libc::O_PATH, 0) {
@@ -620,7 +636,46 @@ fn console(slash: RawFd, plan: &LaunchPlan, bind_console: bool) -> SysResult<()>
 
 #[cfg(test)]
 mod tests {
-    use super::split_parent;
+    use super::{create_in_root, split_parent, sys};
+    use std::os::unix::fs::symlink;
+    use std::path::Path;
+
+    /// create_in_root on a scratch directory (openat2 needs no privilege): what it makes lands
+    /// inside the root whatever the symlinks on the way say, and an existing prefix is reused.
+    #[test]
+    fn creates_inside_the_root_only() {
+        let base = std::env::temp_dir().join(format!("bvisor-cir-{}", std::process::id()));
+        let root_dir = base.join("root");
+        std::fs::create_dir_all(root_dir.join("sys/fs/cgroup")).unwrap();
+        std::fs::create_dir_all(base.join("outside")).unwrap();
+        // In-root absolute symlink, and one that would climb out of the root on the host.
+        symlink("/sys/fs", root_dir.join("fs")).unwrap();
+        symlink("../../../outside", root_dir.join("up")).unwrap();
+        let root =
+            sys::open_path(root_dir.to_str().unwrap(), libc::O_PATH | libc::O_DIRECTORY).unwrap();
+        let made = |p: &str, dir: bool| sys::close(create_in_root(root, p, dir).unwrap());
+
+        made("/sys/fs/cgroup/cpu", true);
+        assert!(root_dir.join("sys/fs/cgroup/cpu").is_dir());
+        made("/fs/cgroup/memory", true);
+        assert!(root_dir.join("sys/fs/cgroup/memory").is_dir());
+        // Dangling inside the root (no /outside there): refused, nothing made anywhere.
+        assert!(create_in_root(root, "/up/x/y", true).is_err());
+        assert!(!base.join("outside/x").exists(), "created outside the root");
+        std::fs::create_dir(root_dir.join("outside")).unwrap();
+        made("/up/x/y", true);
+        assert!(root_dir.join("outside/x/y").is_dir());
+        assert!(!base.join("outside/x").exists(), "created outside the root");
+        made("/a/b/../c/file", false);
+        assert!(root_dir.join("a/c/file").is_file());
+        made("/new/deep/file", false);
+        assert!(root_dir.join("new/deep/file").is_file());
+        // A prefix that is a file is refused, not walked through.
+        assert!(create_in_root(root, "/new/deep/file/x", true).is_err());
+        sys::close(root);
+        assert!(Path::new(&base).is_dir());
+        std::fs::remove_dir_all(&base).unwrap();
+    }
 
     #[test]
     fn parent_split() {
