@@ -561,7 +561,9 @@ remove_our_cgroups() {
         else
           log "warning: leftover cgroup $dir could not be removed"
         fi ;;
-      bvisor) log "note: cgroup $dir appeared during the run (a bvisor parent; not ours by name: left alone)" ;;
+      # bvisor keeps its shared parent once made; one that appeared during the run was made
+      # by our lanes: remove it when empty (a bvisor still using it makes rmdir fail).
+      bvisor) if rmdir "$dir" 2>/dev/null; then log "removed bvisor's shared cgroup parent $dir (made during the run)"; fi ;;
       *) ;; # someone else's (the machine's own cgroups come and go): not ours, not reported
     esac
   done
