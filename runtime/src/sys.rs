@@ -225,7 +225,12 @@ pub fn wait_child(pid: i32) -> io::Result<std::process::ExitStatus> {
 /// Exclusive advisory lock on an existing file or directory, held for the life of the
 /// returned file (flock works on a directory opened read-only).
 pub fn lock_exclusive(path: &Path) -> io::Result<File> {
-    let f = std::fs::File::open(path)?;
+    use std::os::unix::fs::OpenOptionsExt;
+    // O_DIRECTORY: a FIFO put where the state directory belongs must not block the open.
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY)
+        .open(path)?;
     loop {
         // SAFETY: flock on a valid fd.
         let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
@@ -237,6 +242,13 @@ pub fn lock_exclusive(path: &Path) -> io::Result<File> {
             return Err(e);
         }
     }
+}
+
+/// Whether the open `f` is the file now at `path` (same device and inode).
+pub fn is_same_file(f: &File, path: &Path) -> io::Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let (a, b) = (f.metadata()?, std::fs::symlink_metadata(path)?);
+    Ok((a.dev(), a.ino()) == (b.dev(), b.ino()))
 }
 
 /// Write `data` to `path` atomically: temp file in the same directory, fsync, rename.
@@ -258,7 +270,9 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
     // Over an existing file, swap the new one in and unlink the old one rather than rename
     // over it: ext4 (auto_da_alloc) starts writeback of a file renamed over another, 150 µs
     // per save here against 60 for the exchange, and `create` replaces state.json twice. The
-    // exchange is as atomic for readers: the name always holds one whole file.
+    // exchange is as atomic for readers: the name always holds one whole file. (Skipping that
+    // writeback is in line with the no-fsync policy above: after a power loss the file may be
+    // empty, and `delete --force` removes a state it cannot read.)
     match rename_exchange(&tmp, path) {
         Ok(()) => {
             // The old contents, now under the temporary name. Left behind only if this fails,

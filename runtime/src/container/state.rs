@@ -156,14 +156,27 @@ impl StateDir {
 
     /// Take the container's lock; fails if the container does not exist. The caller must
     /// re-check that the state still exists after locking (a delete may have won the race).
+    ///
+    /// The directory locked must still be the one at the path: a waiter that opened it before
+    /// a delete removed it would otherwise hold a lock on a dead directory while a new create
+    /// of the same id goes on under the live one. Then it opens and locks again.
     pub fn lock(&self) -> Result<File, StateError> {
-        sys::lock_exclusive(&self.dir).map_err(|e| {
+        let not_exist = |e: std::io::Error| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 StateError::NotExist(self.id.clone())
             } else {
                 io_err(&self.dir)(e)
             }
-        })
+        };
+        for _ in 0..16 {
+            let f = sys::lock_exclusive(&self.dir).map_err(not_exist)?;
+            if sys::is_same_file(&f, &self.dir).map_err(not_exist)? {
+                return Ok(f);
+            }
+        }
+        Err(io_err(&self.dir)(std::io::Error::other(
+            "replaced 16 times while waiting for its lock",
+        )))
     }
 
     pub fn fifo(&self) -> PathBuf {
@@ -309,6 +322,26 @@ mod tests {
         assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000000000Z");
         assert_eq!(rfc3339(1_700_000_000, 5), "2023-11-14T22:13:20.000000005Z");
         assert_eq!(rfc3339(951_782_400, 0), "2000-02-29T00:00:00.000000000Z");
+    }
+
+    /// A waiter whose directory was deleted and made again while it waited ends up holding
+    /// the lock of the directory now at the path, not of the dead one it first opened.
+    #[test]
+    fn lock_follows_a_directory_replaced_while_waiting() {
+        let tmp = std::env::temp_dir().join(format!("bvisor-relock-{}", std::process::id()));
+        let d = StateDir::new(&tmp, "c1").unwrap();
+        let first = d.claim().unwrap();
+        let waiter = {
+            let d = d.clone();
+            std::thread::spawn(move || d.lock().map(|f| sys::is_same_file(&f, &d.dir).unwrap()))
+        };
+        // Let the waiter open the first directory and block on its lock.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        d.remove().unwrap();
+        std::fs::create_dir(&d.dir).unwrap(); // a new create of the same id
+        drop(first);
+        assert!(waiter.join().unwrap().unwrap());
+        let _ = std::fs::remove_dir_all(&tmp);
     }
 
     #[test]
