@@ -155,7 +155,13 @@ fn delete_unreadable(root: &Path, id: &str, e: Error) -> Result<()> {
         Error::State(StateError::NotExist(_)) | Error::State(StateError::Corrupt { .. })
             if dir.dir.is_dir() =>
         {
-            let _lock = dir.lock()?;
+            let lock = dir.lock()?;
+            // Again under the lock: a create that had made the directory but not yet taken the
+            // lock when we first looked may have saved a state since.
+            if dir.load().is_ok() {
+                drop(lock);
+                return delete(root, id, true);
+            }
             crate::cli::log::warn(&format!(
                 "container {id}: state unreadable ({e}); removing its state directory"
             ));
