@@ -101,7 +101,10 @@ extern "C" fn forward(sig: libc::c_int) {
 /// Wait for `pid`, forwarding the signals a person or a supervisor sends us.
 pub fn wait_forwarding(pid: i32) -> std::io::Result<i32> {
     forward_signals_to(pid);
-    sys::wait_exit_code(pid)
+    let code = sys::wait_exit_code(pid);
+    // Reaped: its pid may be reused by anyone now (delete and the relay still take a while).
+    FORWARD_TO.store(0, Ordering::Relaxed);
+    code
 }
 
 /// From now on, pass the signals a person or a supervisor sends us on to `pid`.
