@@ -6,9 +6,10 @@
 //! deserializes a `Process`, and an executable's code is resident about whole here (the page
 //! cache maps it in large folios), so it cost every `bvisor` call that much peak RSS
 //! (integration/bench.sh, issue 8). These mirrors of `Spec`, `Process` and `ExecCPUAffinity`
-//! carry the same JSON names and defaults and reuse oci-spec's types for everything below them,
-//! so they accept, refuse and name errors exactly as oci-spec does; only the affinity check is
-//! ours ([`cpu_list`]), and it is a few lines.
+//! carry the same JSON names, defaults and type names (in error messages) and reuse oci-spec's
+//! types for everything below them, so they accept, refuse and name errors as oci-spec does.
+//! Only the affinity check is ours ([`cpu_list`]), a few lines, with one deliberate
+//! difference: it takes ASCII digits only, where the regex's `\d` also took other scripts'.
 //!
 //! Serializing is unchanged: oci-spec's `Serialize` does not validate.
 
@@ -47,7 +48,7 @@ impl<'de> Deserialize<'de> for ProcessDe {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename = "Spec", expecting = "struct Spec", rename_all = "camelCase")]
 struct SpecDef {
     #[serde(default, rename = "ociVersion")]
     version: String,
@@ -105,7 +106,11 @@ impl From<SpecDef> for Spec {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(
+    rename = "Process",
+    expecting = "struct Process",
+    rename_all = "camelCase"
+)]
 struct ProcessDef {
     #[serde(default)]
     terminal: Option<bool>,
@@ -167,6 +172,7 @@ impl From<ProcessDef> for Process {
 }
 
 #[derive(Deserialize)]
+#[serde(rename = "ExecCPUAffinity", expecting = "struct ExecCPUAffinity")]
 struct ExecCpuAffinityDef {
     #[serde(default, deserialize_with = "cpu_list")]
     initial: Option<String>,
@@ -241,6 +247,18 @@ mod tests {
         for missing in [r#"{"cwd":"/"}"#, r#"{"user":{"uid":0,"gid":0}}"#] {
             assert!(serde_json::from_str::<ProcessDe>(missing).is_err());
             assert!(serde_json::from_str::<Process>(missing).is_err());
+        }
+        // Type errors name the same types.
+        for doc in [
+            r#"{"process":5}"#,
+            r#"{"process":{"user":{"uid":0,"gid":0},"cwd":"/","execCPUAffinity":3}}"#,
+        ] {
+            let ours = serde_json::from_str::<SpecDe>(doc)
+                .err()
+                .unwrap()
+                .to_string();
+            let theirs = serde_json::from_str::<Spec>(doc).err().unwrap().to_string();
+            assert_eq!(ours, theirs);
         }
     }
 }
