@@ -71,6 +71,12 @@ pub fn relative_path(cgroups_path: Option<&Path>, id: &str) -> Result<PathBuf, S
         }
         None => Path::new(DEFAULT_PARENT).join(id),
     };
+    if rel == Path::new(DEFAULT_PARENT) {
+        return Err(format!(
+            "linux.cgroupsPath {:?}: is bvisor's shared parent of every container's cgroup; name a cgroup below or beside it",
+            cgroups_path.unwrap_or(Path::new(""))
+        ));
+    }
     if rel.as_os_str().is_empty()
         || rel
             .components()
@@ -502,5 +508,8 @@ mod tests {
         assert!(relative_path(Some(Path::new("/a/../../b")), "c").is_err());
         assert!(relative_path(Some(Path::new("/")), "c").is_err());
         assert!(relative_path(Some(Path::new("system.slice:bvisor:c")), "c").is_err());
+        // The shared parent itself is no container's; below it is fine.
+        assert!(relative_path(Some(Path::new("/bvisor")), "c").is_err());
+        assert!(relative_path(Some(Path::new("bvisor/x")), "c").is_ok());
     }
 }
