@@ -78,21 +78,29 @@ oci_image() {
   skopeo copy -q "oci:$layout:$name" "oci-archive:$layout.$name.tar:localhost/bvisor-$name:latest"
 }
 
-# remove_shared_cgroup_parents: rmdir bvisor's shared parent (`<own cgroup>/bvisor`) in every
-# hierarchy where it is empty. bvisor keeps it once made, as runc keeps the parents of its
-# cgroups; the test run removes it so the machine's tree is left as the run found it. rmdir
-# refuses a cgroup that still has children or tasks, so a parent still in use stays.
-remove_shared_cgroup_parents() {
+# shared_cgroup_parents: bvisor's shared parent (`<own cgroup>/bvisor`) in every hierarchy
+# where it exists, one per line.
+shared_cgroup_parents() {
   local line path mount
   while IFS= read -r line; do
     path=${line#*:*:}
     for mount in /sys/fs/cgroup /sys/fs/cgroup/*; do
-      [ -d "$mount$path/bvisor" ] || continue
       # Only a cgroup directory: bvisor's shared parent lives in cgroupfs, nowhere else.
-      [ -e "$mount$path/bvisor/cgroup.procs" ] || continue
-      rmdir "$mount$path/bvisor" 2>/dev/null || true
+      if [ -e "$mount$path/bvisor/cgroup.procs" ]; then echo "$mount$path/bvisor"; fi
     done
-  done < /proc/self/cgroup
+  done < /proc/self/cgroup | sort -u
+}
+
+# remove_shared_cgroup_parents [BEFORE]: rmdir the shared parents that are not listed in the
+# text BEFORE (what shared_cgroup_parents printed when the run began). bvisor keeps them once
+# made, as runc keeps the parents of its cgroups; a test run removes the ones it caused so the
+# machine's tree is left as the run found it. rmdir refuses a cgroup still in use.
+remove_shared_cgroup_parents() {
+  local before=${1:-} dir
+  for dir in $(shared_cgroup_parents); do
+    grep -qxF -- "$dir" <<<"$before" && continue
+    rmdir "$dir" 2>/dev/null || true
+  done
 }
 
 # cgroup_dirs: every cgroup directory down to five levels, sorted (a before/after snapshot lets

@@ -13,6 +13,8 @@ if ! command -v cargo-nextest >/dev/null 2>&1 && ! cargo nextest --version >/dev
   cargo install cargo-nextest --locked -q
 fi
 
+shared_parents_before=$(shared_cgroup_parents)
+
 echo "== format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -q -- -D warnings
@@ -46,7 +48,7 @@ integration/cri.sh || status=1
 
 # Containers leave bvisor's shared cgroup parent behind by design (as runc leaves its parents);
 # the machine's tree goes back to how the run found it.
-remove_shared_cgroup_parents
+remove_shared_cgroup_parents "$shared_parents_before"
 
 if [ "$status" != 0 ]; then
   echo "FAILED"
