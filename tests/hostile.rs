@@ -763,21 +763,6 @@ fn masking_through_a_fake_dev_null_is_refused() {
     assert_eq!(fs::read(&masked).unwrap(), Vec::<u8>::new());
 }
 
-/// renameat2(RENAME_EXCHANGE) of two directory entries.
-fn exchange(a: &std::ffi::CStr, b: &std::ffi::CStr) -> bool {
-    // SAFETY: two valid C strings; renameat2 with the exchange flag.
-    unsafe {
-        libc::syscall(
-            libc::SYS_renameat2,
-            libc::AT_FDCWD,
-            a.as_ptr(),
-            libc::AT_FDCWD,
-            b.as_ptr(),
-            libc::RENAME_EXCHANGE,
-        ) == 0
-    }
-}
-
 /// A racer swaps a directory and a symlink to a host path (renameat2 RENAME_EXCHANGE, in a
 /// loop) on a volume shared into the container, under the destination of a tmpfs mount, while
 /// the container is started 500 times. Every time, the tmpfs lands inside the container (its
@@ -803,17 +788,14 @@ fn mount_destination_swap_race_stays_in_rootfs() {
     let vol = h.mkdir("vol");
     fs::create_dir(vol.join("a")).unwrap();
     std::os::unix::fs::symlink(&host_dir, vol.join("b")).unwrap();
-    let (a, bb) = (
-        std::ffi::CString::new(vol.join("a").to_str().unwrap()).unwrap(),
-        std::ffi::CString::new(vol.join("b").to_str().unwrap()).unwrap(),
-    );
+    let (a, bb) = (vol.join("a"), vol.join("b"));
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let racer = {
         let stop = stop.clone();
         std::thread::spawn(move || {
             let mut swaps = 0u64;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                swaps += exchange(&a, &bb) as u64;
+                swaps += bvisor::sys::rename_exchange(&a, &bb).is_ok() as u64;
             }
             swaps
         })

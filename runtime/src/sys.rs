@@ -299,7 +299,7 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
 }
 
 /// renameat2(RENAME_EXCHANGE): atomically swap two existing names.
-fn rename_exchange(a: &Path, b: &Path) -> io::Result<()> {
+pub fn rename_exchange(a: &Path, b: &Path) -> io::Result<()> {
     let (a, b) = (cpath(a)?, cpath(b)?);
     // SAFETY: valid NUL-terminated paths.
     cvt(unsafe {
