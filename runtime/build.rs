@@ -5,9 +5,12 @@
 
 use std::fmt::Write as _;
 
+include!("src/plan/proof_syntax.rs");
+
 fn main() {
     println!("cargo:rerun-if-changed=ledger.toml");
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=src/plan/proof_syntax.rs");
     let text = std::fs::read_to_string("ledger.toml").expect("read ledger.toml");
     let doc: toml::Table = toml::from_str(&text).unwrap_or_else(|e| panic!("ledger.toml: {e}"));
     let rows = match doc.get("row") {
@@ -69,23 +72,9 @@ fn main() {
                 a.iter()
                     .map(|p| {
                         let p = p.as_str().expect("proof string");
-                        // Proof::parse's rules, so a bad proof fails the build, not only the
-                        // unit test comparing the compiled rows with the TOML.
-                        let ident = |s: &str| {
-                            !s.is_empty()
-                                && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-                        };
-                        let (file, test) = p
-                            .split_once("::")
-                            .filter(|(f, t)| {
-                                f.strip_prefix("tests/")
-                                    .and_then(|f| f.strip_suffix(".rs"))
-                                    .is_some_and(ident)
-                                    && t.split("::").all(ident)
-                            })
-                            .unwrap_or_else(|| {
-                                panic!("ledger.toml row {i}: proof {p:?} is not tests/<file>.rs::<test>")
-                            });
+                        // Proof::parse's own rules, so a bad proof fails the build.
+                        let (file, test) =
+                            split_proof(p).unwrap_or_else(|e| panic!("ledger.toml row {i}: {e}"));
                         format!("Proof::from_static({file:?}, {test:?})")
                     })
                     .collect()

@@ -50,34 +50,15 @@ pub struct Proof {
 
 impl Proof {
     pub fn parse(s: &str) -> Result<Proof, String> {
-        let (file, test) = s
-            .split_once("::")
-            .ok_or_else(|| format!("proof {s:?}: expected tests/<file>.rs::<test_fn>"))?;
-        let stem = file
-            .strip_prefix("tests/")
-            .and_then(|f| f.strip_suffix(".rs"))
-            .ok_or_else(|| format!("proof {s:?}: the file must be tests/<file>.rs"))?;
-        // One level only: cargo builds a test binary from each tests/*.rs, not from subdirectories.
-        if stem.is_empty() || !stem.chars().all(is_ident_char) {
-            return Err(format!(
-                "proof {s:?}: {file:?} is not a test file of tests/"
-            ));
-        }
-        if test.is_empty()
-            || !test
-                .split("::")
-                .all(|seg| !seg.is_empty() && seg.chars().all(is_ident_char))
-        {
-            return Err(format!("proof {s:?}: {test:?} is not a test function name"));
-        }
+        let (file, test) = super::proof_syntax::split_proof(s)?;
         Ok(Proof {
             file: Cow::Owned(file.to_string()),
             test: Cow::Owned(test.to_string()),
         })
     }
 
-    /// A proof of the compiled-in ledger (`build.rs` splits the TOML's strings; the unit test
-    /// `compiled_rows_match_the_toml` checks them against [`Proof::parse`]).
+    /// A proof of the compiled-in ledger (`build.rs` splits the TOML's strings with the same
+    /// `split_proof` as [`Proof::parse`]).
     pub const fn from_static(file: &'static str, test: &'static str) -> Proof {
         Proof {
             file: Cow::Borrowed(file),
@@ -96,10 +77,6 @@ impl Proof {
     pub fn function(&self) -> &str {
         self.test.rsplit("::").next().unwrap_or(&self.test)
     }
-}
-
-fn is_ident_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || c == '_' || c == '-'
 }
 
 impl fmt::Display for Proof {

@@ -18,6 +18,7 @@ pub mod junit;
 pub mod ledger;
 pub mod planner;
 pub mod profile;
+mod proof_syntax;
 pub mod requirement;
 
 pub use floor::Floor;
