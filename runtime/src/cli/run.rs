@@ -67,7 +67,7 @@ pub fn run(g: &Global, a: &RunArgs) -> anyhow::Result<i32> {
     if a.detach {
         return Ok(0);
     }
-    let code = wait_forwarding(st.pid);
+    let code = wait_forwarded(st.pid);
     crate::cli::log::phase("exited");
     if !a.keep {
         container::delete(&g.root, &st.id, true)?;
@@ -101,6 +101,11 @@ extern "C" fn forward(sig: libc::c_int) {
 /// Wait for `pid`, forwarding the signals a person or a supervisor sends us.
 pub fn wait_forwarding(pid: i32) -> std::io::Result<i32> {
     forward_signals_to(pid);
+    wait_forwarded(pid)
+}
+
+/// Wait for `pid`, whose signals [`forward_signals_to`] already forwards.
+fn wait_forwarded(pid: i32) -> std::io::Result<i32> {
     let code = sys::wait_exit_code(pid);
     // Reaped: its pid may be reused by anyone now (delete and the relay still take a while).
     FORWARD_TO.store(0, Ordering::Relaxed);
