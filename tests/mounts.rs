@@ -407,8 +407,8 @@ fn devices_created() {
     }
     let h = Harness::new("devices_created");
     let mut b = h.bundle();
-    // /dev/sg0 carries set-id bits, which chown clears: the launcher restores them without
-    // following the name (fchmodat2 AT_SYMLINK_NOFOLLOW).
+    // /dev/sg0 carries set-id bits, which chown clears: the launcher restores them through an
+    // O_PATH fd of the node it made, never by name.
     b.linux()["devices"] = json!([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229,
         "fileMode": 0o640, "uid": 1234, "gid": 5678},
         {"path": "/dev/sg0", "type": "c", "major": 1, "minor": 3,

@@ -251,7 +251,7 @@ pub fn is_same_file(f: &File, path: &Path) -> io::Result<bool> {
     Ok((a.dev(), a.ino()) == (b.dev(), b.ino()))
 }
 
-/// Write `data` to `path` atomically: temp file in the same directory, fsync, rename.
+/// Write `data` to `path` atomically: a temporary file in the same directory, swapped in.
 pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
