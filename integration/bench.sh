@@ -626,11 +626,8 @@ run_criterion() {
 make_bundles() {
   BUNDLE=$WORK/bundle
   BUNDLE_SLEEP=$WORK/bundle-sleep
-  mkdir -p "$BUNDLE" "$BUNDLE_SLEEP"
-  "$REPO_ROOT/bundles/linux/make-rootfs.sh" "$BUNDLE/rootfs"
-  (cd "$BUNDLE" && "$RUNC_BIN" spec)
-  jq '.process.args = ["/bin/true"] | .process.terminal = false' "$BUNDLE/config.json" > "$BUNDLE/c.json"
-  mv "$BUNDLE/c.json" "$BUNDLE/config.json"
+  mkdir -p "$BUNDLE_SLEEP"
+  true_bundle "$BUNDLE"
   jq --arg r "$BUNDLE/rootfs" '.process.args = ["/bin/sleep", "3600"] | .root.path = $r' \
     "$BUNDLE/config.json" > "$BUNDLE_SLEEP/config.json"
   if [ -n "${WASM_RUNNER:-}" ]; then

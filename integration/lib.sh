@@ -78,6 +78,17 @@ oci_image() {
   skopeo copy -q "oci:$layout:$name" "oci-archive:$layout.$name.tar:localhost/bvisor-$name:latest"
 }
 
+# true_bundle DIR: the benchmarks' bundle: Debian's busybox-static rootfs and `runc spec`'s
+# config with args ["/bin/true"], terminal false.
+true_bundle() {
+  local dir=$1
+  mkdir -p "$dir"
+  "$(repo_root)/bundles/linux/make-rootfs.sh" "$dir/rootfs" >/dev/null
+  (cd "$dir" && runc spec)
+  jq '.process.args = ["/bin/true"] | .process.terminal = false' "$dir/config.json" > "$dir/config.json.new"
+  mv "$dir/config.json.new" "$dir/config.json"
+}
+
 # shared_cgroup_parents: bvisor's shared parent (`<own cgroup>/bvisor`) in every hierarchy
 # where it exists, one per line.
 shared_cgroup_parents() {

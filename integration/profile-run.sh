@@ -34,10 +34,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-bundles/linux/make-rootfs.sh "$work/bundle/rootfs" >/dev/null
-(cd "$work/bundle" && runc spec)
-jq '.process.args = ["/bin/true"] | .process.terminal = false' "$work/bundle/config.json" > "$work/c.json"
-mv "$work/c.json" "$work/bundle/config.json"
+true_bundle "$work/bundle"
 
 echo "== phases: median of $runs runs of \`$bin run\` (µs since main began, step from the phase before)"
 for i in $(seq 1 "$runs"); do
