@@ -43,8 +43,31 @@ fn memfd(name: &str) -> io::Result<OwnedFd> {
 
 fn seal(fd: RawFd) -> io::Result<()> {
     let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
-    // SAFETY: fcntl on an fd we own.
-    cvt(unsafe { libc::fcntl(fd, libc::F_ADD_SEALS, seals) } as i64).map(|_| ())
+    retry_busy(SEAL_TRIES, || {
+        // SAFETY: fcntl on an fd we own.
+        cvt(unsafe { libc::fcntl(fd, libc::F_ADD_SEALS, seals) } as i64).map(|_| ())
+    })
+}
+
+/// How often F_SEAL_WRITE is tried before its EBUSY is the answer.
+const SEAL_TRIES: u32 = 8;
+
+/// Call `f` until it answers anything but EBUSY, at most `tries` times, sleeping a little longer
+/// each time. F_SEAL_WRITE refuses with EBUSY while any page of the memfd holds a reference
+/// beyond the page cache's own; the kernel waits about 150 ms for those to go, but on a loaded
+/// machine page migration or compaction can hold one longer (seen once in 500 starts in CI,
+/// with a VM test running beside). Nobody else has the fd, so such a reference is transient.
+fn retry_busy(tries: u32, mut f: impl FnMut() -> io::Result<()>) -> io::Result<()> {
+    let mut attempt = 1;
+    loop {
+        match f() {
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && attempt < tries => {
+                std::thread::sleep(std::time::Duration::from_millis(1 << attempt.min(6)));
+                attempt += 1;
+            }
+            r => return r,
+        }
+    }
 }
 
 /// A sealed, executable copy of the file at `path`, copied inside the kernel. The container can
@@ -542,6 +565,37 @@ pub fn attach_device_program(cgroup: &Path, insns: &[u8]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// EBUSY is tried again up to the bound, then returned; other errors and success at once.
+    #[test]
+    fn busy_seals_are_retried_a_bounded_number_of_times() {
+        let busy = || io::Error::from_raw_os_error(libc::EBUSY);
+        let mut calls = 0;
+        let r = retry_busy(4, || {
+            calls += 1;
+            if calls < 3 {
+                Err(busy())
+            } else {
+                Ok(())
+            }
+        });
+        assert!(r.is_ok());
+        assert_eq!(calls, 3);
+        calls = 0;
+        let r = retry_busy(4, || {
+            calls += 1;
+            Err(busy())
+        });
+        assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::EBUSY));
+        assert_eq!(calls, 4);
+        calls = 0;
+        let r = retry_busy(4, || {
+            calls += 1;
+            Err(io::Error::from_raw_os_error(libc::EPERM))
+        });
+        assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::EPERM));
+        assert_eq!(calls, 1);
+    }
 
     /// The first save creates the file, later ones replace it (by exchange, or by rename where
     /// the filesystem has no exchange); a reader holding the old file keeps whole old contents,
