@@ -680,7 +680,7 @@ fn proc_that_is_not_a_directory_is_refused() {
         assert!(!h.state_dir(&id).exists(), "/proc {what}: state left");
         assert!(existing_container_cgroups(&id).is_empty());
     }
-    let (gone, added) = mount_diff(&before, &mount_snapshot());
+    let (gone, added) = h.mount_changes(&before);
     assert!(
         gone.is_empty() && added.is_empty(),
         "host mount table changed: -{gone:#?} +{added:#?}"
@@ -867,7 +867,7 @@ fn mount_destination_swap_race_stays_in_rootfs() {
             "tmpfs at {p} inside the container: {places:?}"
         );
     }
-    let (gone, added) = mount_diff(&before, &mount_snapshot());
+    let (gone, added) = h.mount_changes(&before);
     assert!(gone.is_empty() && added.is_empty(), "-{gone:?} +{added:?}");
     let entries: Vec<_> = fs::read_dir(&host_dir).unwrap().flatten().collect();
     assert_eq!(entries.len(), 1, "the host directory changed");
@@ -920,7 +920,7 @@ fn console_symlink_is_refused() {
     assert!(out.stderr.contains("/dev/console"), "{out}");
     assert!(!h.state_dir(&id).exists());
     assert_eq!(fs::read_to_string(&host_file).unwrap(), "host");
-    let (gone, added) = mount_diff(&before, &mount_snapshot());
+    let (gone, added) = h.mount_changes(&before);
     assert!(gone.is_empty() && added.is_empty(), "-{gone:?} +{added:?}");
 
     // Control: the same bundle without the symlink gets the pty at /dev/console.

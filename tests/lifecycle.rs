@@ -370,18 +370,7 @@ fn assert_nothing_left(h: &Harness, id: &str, before: &BTreeSet<String>, what: &
         !listed_ids(h).iter().any(|i| i == id),
         "{what}: list still shows it"
     );
-    let after = mount_snapshot();
-    let (gone, added) = mount_diff(before, &after);
-    // Mounts other tests make in their own scratch dirs (never ours) are not this container's.
-    let ours = h.dir.to_string_lossy().into_owned();
-    let base = scratch_base().to_string_lossy().into_owned();
-    let foreign = |l: &String| {
-        parse_mountinfo(l)
-            .first()
-            .is_some_and(|m| m.mount_point.starts_with(&base) && !m.mount_point.starts_with(&ours))
-    };
-    let gone: Vec<_> = gone.into_iter().filter(|l| !foreign(l)).collect();
-    let added: Vec<_> = added.into_iter().filter(|l| !foreign(l)).collect();
+    let (gone, added) = h.mount_changes(before);
     assert!(
         gone.is_empty() && added.is_empty(),
         "{what}: host mount table changed\n removed: {gone:#?}\n added: {added:#?}"

@@ -111,7 +111,7 @@ fn symlinked_mount_destination_stays_in_rootfs() {
         fs::read_to_string(host_marker.join("canary")).unwrap(),
         "host"
     );
-    let (gone, added) = mount_diff(&before, &mount_snapshot());
+    let (gone, added) = h.mount_changes(&before);
     let ours = |l: &String| l.contains("bvtevil") || l.contains(&tok);
     assert!(
         !gone.iter().any(ours) && !added.iter().any(ours),

@@ -242,19 +242,7 @@ fn mount_ns_leaves_host_table_unchanged() {
         return;
     }
     let h = Harness::new("mount_ns_leaves_host_table_unchanged");
-    // Mounts other tests make in their own scratch dirs are not this container's.
-    let base = scratch_base().to_string_lossy().into_owned();
-    let ours = h.dir.to_string_lossy().into_owned();
-    let relevant = |s: BTreeSet<String>| -> BTreeSet<String> {
-        s.into_iter()
-            .filter(|l| {
-                parse_mountinfo(l).first().is_none_or(|m| {
-                    !m.mount_point.starts_with(&base) || m.mount_point.starts_with(&ours)
-                })
-            })
-            .collect()
-    };
-    let before = relevant(mount_snapshot());
+    let before = mount_snapshot();
 
     let mut b = h.bundle();
     assert!(b.has_namespace("mount"));
@@ -287,8 +275,7 @@ fn mount_ns_leaves_host_table_unchanged() {
     );
 
     // …and the host's has none of them, while it runs and after.
-    let during = relevant(mount_snapshot());
-    let (gone, added) = mount_diff(&before, &during);
+    let (gone, added) = h.mount_changes(&before);
     assert!(
         gone.is_empty() && added.is_empty(),
         "host mount table changed while the container ran:\n removed {gone:#?}\n added {added:#?}"
@@ -298,8 +285,7 @@ fn mount_ns_leaves_host_table_unchanged() {
         "the container's tmpfs is in the host table"
     );
     h.delete_force(&c.id);
-    let after = relevant(mount_snapshot());
-    let (gone, added) = mount_diff(&before, &after);
+    let (gone, added) = h.mount_changes(&before);
     assert!(
         gone.is_empty() && added.is_empty(),
         "host mount table changed after the container:\n removed {gone:#?}\n added {added:#?}"
@@ -322,7 +308,7 @@ fn mount_ns_leaves_host_table_unchanged() {
         "mounts without a mount namespace were accepted: {o}"
     );
     assert!(!host_mounts().iter().any(|m| m.source == "bvtmarker"));
-    let (gone, added) = mount_diff(&before, &relevant(mount_snapshot()));
+    let (gone, added) = h.mount_changes(&before);
     assert!(gone.is_empty() && added.is_empty(), "{gone:#?} {added:#?}");
 }
 

@@ -575,6 +575,16 @@ pub fn mount_diff(
     )
 }
 
+/// Whether a mountinfo line is a mount another test made in its own scratch directory (below
+/// the scratch base, outside `ours`): tests run in parallel and share the host's mount table.
+pub fn foreign_test_mount(line: &str, ours: &Path) -> bool {
+    let base = scratch_base();
+    parse_mountinfo(line).first().is_some_and(|m| {
+        let p = Path::new(&m.mount_point);
+        p.starts_with(&base) && !p.starts_with(ours)
+    })
+}
+
 /// Mount points on the host at or below `dir`.
 pub fn host_mounts_under(dir: &Path) -> Vec<String> {
     let d = dir.to_string_lossy().into_owned();
@@ -1007,6 +1017,17 @@ pub struct Harness {
 }
 
 impl Harness {
+    /// How the host's mount table changed since `before`: (lines gone, lines added), leaving
+    /// out the mounts other tests running beside this one make in their scratch directories.
+    pub fn mount_changes(&self, before: &BTreeSet<String>) -> (Vec<String>, Vec<String>) {
+        let (gone, added) = mount_diff(before, &mount_snapshot());
+        let mine = |l: &String| !foreign_test_mount(l, &self.dir);
+        (
+            gone.into_iter().filter(mine).collect(),
+            added.into_iter().filter(mine).collect(),
+        )
+    }
+
     /// A fresh harness for the test `name`.
     pub fn new(name: &str) -> Harness {
         static N: AtomicUsize = AtomicUsize::new(0);
