@@ -141,10 +141,8 @@ fn run_forwards_signals() {
     let id = h.id("fwd");
     h.track(&id);
     let bundle = b.dir.to_string_lossy().into_owned();
-    let run = h.spawn_bvisor(&["run", "--bundle", &bundle, &id]);
-    poll_true("container ready", POLL_TIMEOUT, || {
-        run.stdout_now().contains("ready")
-    });
+    let mut run = h.spawn_bvisor(&["run", "--bundle", &bundle, &id]);
+    run.await_stdout("ready");
     // SAFETY: signalling the bvisor process this test started.
     unsafe { libc::kill(run.child.id() as i32, libc::SIGTERM) };
     let out = run.wait();
@@ -168,11 +166,9 @@ fn run_reaps_orphans() {
     let id = h.id("orph");
     h.track(&id);
     let bundle = b.dir.to_string_lossy().into_owned();
-    let run = h.spawn_bvisor(&["run", "--bundle", &bundle, &id]);
+    let mut run = h.spawn_bvisor(&["run", "--bundle", &bundle, &id]);
     let runtime = run.child.id() as i32;
-    poll_true("orphans spawned", POLL_TIMEOUT, || {
-        run.stdout_now().contains("spawned")
-    });
+    run.await_stdout("spawned");
     // Ground truth: the orphans were re-parented to the runtime (seen while they live) ...
     let orphans = poll("orphans re-parented to run", POLL_TIMEOUT, || {
         let o = children_of(runtime, "sleep");

@@ -325,7 +325,7 @@ fn events_report_usage_and_oom() {
             .unwrap_or(0)
     };
     let before = oom_kills();
-    let stream = h.spawn_bvisor(&["events", "--interval", "100ms", &c.id]);
+    let mut stream = h.spawn_bvisor(&["events", "--interval", "100ms", &c.id]);
     std::thread::sleep(std::time::Duration::from_millis(400));
     let quiet = stream.stdout_now();
     assert!(quiet.lines().any(|l| l.contains("\"stats\"")), "{quiet}");
@@ -340,9 +340,7 @@ fn events_report_usage_and_oom() {
     poll_true("the kernel OOM-killed the hog", POLL_TIMEOUT, || {
         oom_kills() > before
     });
-    poll_true("an oom event", POLL_TIMEOUT, || {
-        stream.stdout_now().contains("\"oom\"")
-    });
+    stream.await_stdout("\"oom\"");
     h.delete_force(&c.id);
     let out = stream.wait();
     assert!(out.ok(), "events did not end with the container: {out}");

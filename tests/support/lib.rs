@@ -1357,6 +1357,36 @@ impl RunningCommand {
     pub fn stdout_now(&self) -> String {
         fs::read_to_string(&self.so).unwrap_or_default()
     }
+
+    /// Wait (at most POLL_TIMEOUT) until its stdout contains `needle`. Panics with the command's
+    /// output so far, and its exit status if it already ended, when that does not happen: a
+    /// command that failed at once is reported as such, not as a slow one.
+    #[track_caller]
+    pub fn await_stdout(&mut self, needle: &str) {
+        let deadline = Instant::now() + POLL_TIMEOUT;
+        loop {
+            if self.stdout_now().contains(needle) {
+                return;
+            }
+            let ended = self.child.try_wait().expect("try_wait");
+            if ended.is_some() && self.stdout_now().contains(needle) {
+                return;
+            }
+            if ended.is_some() || Instant::now() > deadline {
+                let how = match ended {
+                    Some(s) => format!("ended ({s})"),
+                    None => format!("still running after {POLL_TIMEOUT:?}"),
+                };
+                panic!(
+                    "`{}` {how} without printing {needle:?}\n--- stdout\n{}\n--- stderr\n{}",
+                    self.cmdline,
+                    self.stdout_now(),
+                    fs::read_to_string(&self.se).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
 }
 
 impl Drop for Harness {
