@@ -7,7 +7,7 @@
 use bvisor_tests::*;
 use serde_json::json;
 use std::fs;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -531,6 +531,31 @@ int main(int argc, char **argv) {
 }
 "#;
 
+/// An O_PATH fd to `path` (as the CVE-2019-5736 exploit holds /proc/<pid>/exe).
+fn hold_o_path(path: &str) -> std::os::fd::OwnedFd {
+    let p = std::ffi::CString::new(path).unwrap();
+    // SAFETY: valid path.
+    let fd = unsafe { libc::open(p.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+    assert!(fd >= 0, "hold {path}: {}", std::io::Error::last_os_error());
+    // SAFETY: a fresh fd we own.
+    unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }
+}
+
+/// Reopen a held fd for appending through /proc/self/fd and append a marker: (the open's
+/// result, the write's result), errors as errno.
+fn write_through_held(
+    held: std::os::fd::OwnedFd,
+) -> (std::io::Result<fs::File>, Result<(), Option<i32>>) {
+    let reopened = fs::OpenOptions::new()
+        .append(true)
+        .open(format!("/proc/self/fd/{}", held.as_raw_fd()));
+    let wrote = match &reopened {
+        Ok(f) => std::io::Write::write_all(&mut &*f, b"PWNED").map_err(|e| e.raw_os_error()),
+        Err(e) => Err(e.raw_os_error()),
+    };
+    (reopened, wrote)
+}
+
 fn sha256_of(p: &Path) -> String {
     let o = Command::new("sha256sum")
         .arg(p)
@@ -546,14 +571,91 @@ fn sha256_of(p: &Path) -> String {
 /// A container process that grabs the exe of every process appearing in the container (the
 /// joining launcher of `bvisor exec`, and a workload whose program re-executes the launcher via
 /// `#!/proc/self/exe`) and writes through it cannot change the host's bvisor or launcher binary
-/// (hashes before and after). Control: the same attack does change a workload binary that is
-/// a plain host file.
+/// (hashes before and after). Run twice: with the launcher exec'd from a read-only overlayfs
+/// view (what root gets) and from a sealed memfd copy (the fallback, forced by a test-only fault
+/// point). In each lane the test reads which image a waiting launcher runs from and tries to
+/// open it for writing itself, as host root. Control: the same attack does change a workload
+/// binary that is a plain host file.
 #[test]
 fn container_cannot_overwrite_the_runtime_binaries() {
     if !require_root() || !require_tool("gcc") || !require_tool("sha256sum") {
         return;
     }
-    let h = Harness::new("binary_overwrite");
+    overwrite_attack("overlay");
+    overwrite_attack("memfd");
+}
+
+fn overwrite_attack(lane: &str) {
+    let h = Harness::new(&format!("binary_overwrite_{lane}"));
+    if lane == "memfd" {
+        h.set_env("BVISOR_FAULT", "overlay-exec-image");
+    }
+    // Ground truth of the lane: the exe of a launcher waiting for `start`, held by host root
+    // (an O_PATH fd, as the CVE-2019-5736 exploit holds it) until the launcher has exec'd the
+    // workload and no process runs the image any more; then opened for writing through that fd.
+    let mut w = h.bundle();
+    w.args(&["true"]);
+    let wid = h.id("waiting");
+    h.create(&w, &wid, &[]).expect_ok();
+    let waiting = h.state_pid(&wid);
+    let exe_path = format!("/proc/{waiting}/exe");
+    let exe_link = fs::read_link(&exe_path)
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let on_overlay = {
+        // SAFETY: statfs is plain old data.
+        let mut sfs: libc::statfs = unsafe { std::mem::zeroed() };
+        let p = std::ffi::CString::new(exe_path.clone()).unwrap();
+        // SAFETY: valid path and out pointer.
+        unsafe { libc::statfs(p.as_ptr(), &mut sfs) == 0 && sfs.f_type == 0x794c_7630 }
+    };
+    let held = hold_o_path(&exe_path);
+    h.run(&["start", &wid]).expect_ok();
+    poll_true("the waiting container exited", POLL_TIMEOUT, || {
+        h.run(&["state", &wid]).stdout.contains("\"stopped\"")
+    });
+    let (reopened, wrote) = write_through_held(held);
+    // Control: the same steps do write a plain host file.
+    let plain = h.dir.join("plain-binary");
+    fs::copy(bvisor_bin().with_file_name("bvisor-launcher"), &plain).unwrap();
+    let (_, control) = write_through_held(hold_o_path(&plain.to_string_lossy()));
+    assert_eq!(
+        control,
+        Ok(()),
+        "control: writing a plain file through a held fd"
+    );
+    match lane {
+        "overlay" => {
+            assert!(
+                on_overlay && exe_link == "/bvisor-launcher",
+                "{lane}: the waiting launcher ran from {exe_link}, not an overlay view"
+            );
+            // The overlay has no upper layer: read-only whatever the mount's flags.
+            assert_eq!(
+                reopened.map(|_| ()).unwrap_err().raw_os_error(),
+                Some(libc::EROFS)
+            );
+        }
+        _ => {
+            assert!(
+                exe_link.starts_with("/memfd:bvisor-launcher") && !on_overlay,
+                "{lane}: the waiting launcher ran from {exe_link}, not a memfd"
+            );
+            // The memfd opens, but its write seal refuses the bytes.
+            assert_eq!(
+                wrote,
+                Err(Some(libc::EPERM)),
+                "{lane}: write through the memfd"
+            );
+        }
+    }
+    assert!(
+        wrote.is_err(),
+        "{lane}: host root wrote through the launcher's exe"
+    );
+    h.delete_force(&wid);
+
     let mut b = h.bundle();
     h.compile_static("overwriter", OVERWRITER, &b.rootfs.join("overwriter"));
     // The control's victim: a plain host file bind-mounted in.
@@ -570,7 +672,7 @@ fn container_cannot_overwrite_the_runtime_binaries() {
     fs::set_permissions(b.host_path("/bin/evil"), perm).unwrap();
     // No landlock domain between the attacker and the victims (a read-only root would add one
     // per process, and landlock forbids /proc/<pid>/exe across domains): what protects the host
-    // binaries is the launcher being non-dumpable and running from a sealed memfd copy.
+    // binaries is the launcher being non-dumpable and running from an image no one can write.
     b.config["root"]["readonly"] = json!(false);
     let out = h.mkdir("out");
     b.bind(&out, "/out", &["rw"]);
@@ -604,23 +706,32 @@ fn container_cannot_overwrite_the_runtime_binaries() {
     );
     assert_eq!(
         before.0, after.0,
-        "the host's bvisor binary changed\n{text}"
+        "{lane}: the host's bvisor binary changed\n{text}"
     );
     assert_eq!(
         before.1, after.1,
-        "the host's launcher binary changed\n{text}"
+        "{lane}: the host's launcher binary changed\n{text}"
     );
-    // Whatever it grabbed of the launcher was the sealed copy, and no write reached it.
+    // Whatever it grabbed of the launcher was the protected image, and no write reached it.
     assert!(
         !text
             .lines()
             .any(|l| l.starts_with("wrote") && l.contains("bvisor")),
-        "a write through a launcher exe succeeded ({execs} execs):\n{text}"
+        "{lane}: a write through a launcher exe succeeded ({execs} execs):\n{text}"
+    );
+    let grabs: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("grabbed") && l.contains("bvisor-launcher"))
+        .collect();
+    eprintln!(
+        "{lane}: {execs} execs; the attacker grabbed a launcher image {} times: {:?}",
+        grabs.len(),
+        grabs.iter().take(3).collect::<Vec<_>>()
     );
     // Control: the attack works on a binary that is a plain host file.
     assert_ne!(
         before.2, after.2,
-        "control: the victim binary is unchanged ({execs} execs):\n{text}"
+        "{lane}: control: the victim binary is unchanged ({execs} execs):\n{text}"
     );
 }
 

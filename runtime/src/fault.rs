@@ -17,3 +17,17 @@ pub fn point(name: &str) {
 #[cfg(not(all(feature = "fault-injection", debug_assertions)))]
 #[inline(always)]
 pub fn point(_name: &str) {}
+
+/// Test-only refusals: with the `fault-injection` feature in a debug build, a process whose
+/// `BVISOR_FAULT` names `what` behaves as if the machine refused it, so a test can prove the
+/// fallback too (tests/hostile.rs runs the binary-overwrite attack against both exec images).
+#[cfg(all(feature = "fault-injection", debug_assertions))]
+pub fn refused(what: &str) -> bool {
+    std::env::var("BVISOR_FAULT").is_ok_and(|v| v == what)
+}
+
+#[cfg(not(all(feature = "fault-injection", debug_assertions)))]
+#[inline(always)]
+pub fn refused(_what: &str) -> bool {
+    false
+}

@@ -1014,6 +1014,8 @@ pub struct Harness {
     ids: Mutex<Vec<String>>,
     seq: AtomicUsize,
     cleanups: Mutex<Vec<(String, Cleanup)>>,
+    /// Extra environment for every bvisor command (see [`Harness::set_env`]).
+    env: Mutex<Vec<(String, String)>>,
 }
 
 impl Harness {
@@ -1050,7 +1052,15 @@ impl Harness {
             ids: Mutex::new(Vec::new()),
             seq: AtomicUsize::new(0),
             cleanups: Mutex::new(Vec::new()),
+            env: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Set `key=value` in the environment of every later bvisor command of this harness.
+    pub fn set_env(&self, key: &str, value: &str) {
+        let mut env = self.env.lock().unwrap_or_else(|e| e.into_inner());
+        env.retain(|(k, _)| k != key);
+        env.push((key.to_string(), value.to_string()));
     }
 
     fn next(&self) -> usize {
@@ -1157,6 +1167,13 @@ impl Harness {
         let so = outdir.join(format!("{n}.out"));
         let se = outdir.join(format!("{n}.err"));
         let mut cmd = Command::new(bvisor_bin());
+        cmd.envs(
+            self.env
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        );
         cmd.arg("--root")
             .arg(&self.root)
             .args(args)

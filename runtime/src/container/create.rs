@@ -71,7 +71,10 @@ pub fn create_loaded(o: &CreateOpts, dir: StateDir, loaded: spec::LoadedSpec) ->
     )?;
     crate::cli::log::phase("config admitted");
     let runner = match &wasm {
-        Some(d) => Some((d.clone(), wasm::sealed_runner().map_err(Error::Other)?)),
+        Some(d) => Some((
+            d.clone(),
+            wasm::sealed_runner(&o.root).map_err(Error::Other)?,
+        )),
         None => None,
     };
     let spec = &loaded.spec;
@@ -287,7 +290,7 @@ fn build_and_launch(
     crate::cli::log::phase("launch plan built");
     // The launcher's copies are in `lay`; ours close now.
     drop((launcher_end, root_fd, join, console, procs, runner));
-    let launched = spawn::launch(&plan, lay, runtime_end)?;
+    let launched = spawn::launch(&plan, lay, runtime_end, &o.root)?;
     crate::fault::point("launched");
     crate::cli::log::phase("launcher spawned");
     drop(fifo);

@@ -407,7 +407,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     plan.oom_score_adj = o.process.oom_score_adj();
     // Exec'd processes get the terminal without a /dev/console bind.
     drop((launcher_end, console, procs));
-    let launched = spawn::launch(&plan, lay, runtime_end)?;
+    let launched = spawn::launch(&plan, lay, runtime_end, &o.root)?;
     drop(joins);
     let mut d = NoHooks;
     let res = spawn::follow(launched.control.as_raw_fd(), &mut d);

@@ -6,6 +6,7 @@ use crate::cgroups::CgroupEntry;
 use crate::sys;
 use bvisor_launcher::{Command as LauncherCommand, LaunchPlan, Report};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::Path;
 
 /// Launcher fds are first duplicated up here (close-on-exec), then placed at their final
 /// numbers in the child just before exec; targets stay below, so the two never collide.
@@ -99,14 +100,21 @@ impl Launcher {
     }
 }
 
-/// Seal the plan, then run the launcher from a sealed copy of its binary.
-pub fn launch(plan: &LaunchPlan, mut layout: FdLayout, runtime_end: OwnedFd) -> Result<Launched> {
+/// Seal the plan, then run the launcher from a form of its binary no container can write to
+/// (`sys::exec_image_of`; `spare` is the state root, the overlay's second layer).
+pub fn launch(
+    plan: &LaunchPlan,
+    mut layout: FdLayout,
+    runtime_end: OwnedFd,
+    spare: &Path,
+) -> Result<Launched> {
     let (bytes, digest) = plan.encode();
     let plan_fd = sys::sealed_memfd("bvisor-plan", &bytes).map_err(io("seal plan"))?;
     let plan_target = layout.add(plan_fd.as_raw_fd())?;
     let exe_path = super::launcher_path();
-    let exe = sys::sealed_copy_of(&exe_path, "bvisor-launcher")
+    let (exe, how) = sys::exec_image_of(&exe_path, "bvisor-launcher", spare)
         .map_err(io(format!("launcher {}", exe_path.display())))?;
+    crate::cli::log::phase(&format!("launcher image ({how:?})"));
     let exe = sys::dup_above(exe.as_raw_fd(), layout.staging).map_err(io("dup launcher"))?;
     let moves: Vec<(RawFd, RawFd)> = layout
         .moves

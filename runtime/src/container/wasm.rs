@@ -129,14 +129,15 @@ pub fn admit_options(d: &Dispatch) -> crate::plan::WasmRunner {
     }
 }
 
-/// A sealed copy of the runner, checked to be a static executable. The copy is made inside
-/// the kernel (no 3 MB round trip through this process) and the check reads the sealed copy's
-/// headers, so what was checked is what runs.
-pub fn sealed_runner() -> Result<std::os::fd::OwnedFd, String> {
+/// The runner in a form no container can write to (`sys::exec_image_of`: a read-only overlay
+/// view, else a sealed copy; `spare` is the state root), checked to be a static executable. The
+/// check reads the headers through that same fd, so what was checked is what runs.
+pub fn sealed_runner(spare: &Path) -> Result<std::os::fd::OwnedFd, String> {
     use std::os::unix::fs::FileExt;
     let path = runner_path();
-    let fd = crate::sys::sealed_copy_of(&path, "bvisor-wasm")
+    let (fd, how) = crate::sys::exec_image_of(&path, "bvisor-wasm", spare)
         .map_err(|e| format!("wasm runner {}: {e}", path.display()))?;
+    crate::cli::log::phase(&format!("wasm runner image ({how:?})"));
     let file = std::fs::File::from(fd);
     // ELF and program headers sit at the start of the file in every linker's output.
     let mut head = vec![0u8; 4096];
