@@ -107,11 +107,18 @@ pub enum ExecImage {
 /// copy (rootless callers, kernels without fsopen or overlayfs). `spare` is a directory of ours
 /// that does not overlap the binary's (overlayfs wants a second layer when it has no upper).
 pub fn exec_image_of(path: &Path, name: &str, spare: &Path) -> io::Result<(OwnedFd, ExecImage)> {
-    if !crate::fault::refused("overlay-exec-image") {
-        if let Ok(fd) = readonly_view_of(path, spare) {
-            return Ok((fd, ExecImage::Overlay));
+    let why = if crate::fault::refused("overlay-exec-image") {
+        "refused by BVISOR_FAULT".to_string()
+    } else {
+        match readonly_view_of(path, spare) {
+            Ok(fd) => return Ok((fd, ExecImage::Overlay)),
+            Err(e) => e.to_string(),
         }
-    }
+    };
+    crate::cli::log::debug(&format!(
+        "no overlay view of {} ({why}): using a sealed copy",
+        path.display()
+    ));
     Ok((sealed_copy_of(path, name)?, ExecImage::Memfd))
 }
 
@@ -130,11 +137,11 @@ pub fn readonly_view_of(path: &Path, spare: &Path) -> io::Result<OwnedFd> {
         (Some(d), Some(n)) => (d, n),
         _ => return Err(io::Error::from_raw_os_error(libc::EINVAL)),
     };
-    let lower = format!(
-        "{}:{}",
-        escape_lowerdir(&dir.to_string_lossy()),
-        escape_lowerdir(&std::fs::canonicalize(spare)?.to_string_lossy())
-    );
+    let mut lower = escape_lowerdir(dir.as_os_str().as_bytes());
+    lower.push(b':');
+    lower.extend(escape_lowerdir(
+        std::fs::canonicalize(spare)?.as_os_str().as_bytes(),
+    ));
     const FSOPEN_CLOEXEC: u32 = 1;
     const FSCONFIG_SET_STRING: u32 = 1;
     const FSCONFIG_CMD_CREATE: u32 = 6;
@@ -147,8 +154,9 @@ pub fn readonly_view_of(path: &Path, spare: &Path) -> io::Result<OwnedFd> {
     let ctx = cvt(unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), FSOPEN_CLOEXEC) })?;
     // SAFETY: fresh fd we own.
     let ctx = unsafe { OwnedFd::from_raw_fd(ctx as RawFd) };
-    let set = |key: &str, value: &str| -> io::Result<()> {
-        let (k, v) = (cstr(key)?, cstr(value)?);
+    let set = |key: &str, value: &[u8]| -> io::Result<()> {
+        let k = cstr(key)?;
+        let v = CString::new(value).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
         // SAFETY: valid fd and C strings.
         cvt(unsafe {
             libc::syscall(
@@ -163,8 +171,17 @@ pub fn readonly_view_of(path: &Path, spare: &Path) -> io::Result<OwnedFd> {
         .map(|_| ())
     };
     set("lowerdir", &lower)?;
-    // xino would only add dmesg noise when the two layers are on different filesystems.
-    let _ = set("xino", "off");
+    // Features a read-only view has no use for, off so that a kernel or module default that
+    // enables them neither refuses these layers nor logs about them for every container (each
+    // may be unknown to an older kernel: ignored).
+    for (key, value) in [
+        ("xino", "off"),
+        ("index", "off"),
+        ("nfs_export", "off"),
+        ("metacopy", "off"),
+    ] {
+        let _ = set(key, value.as_bytes());
+    }
     // SAFETY: valid fd; CMD_CREATE takes no key or value.
     cvt(unsafe {
         libc::syscall(
@@ -206,9 +223,16 @@ pub fn readonly_view_of(path: &Path, spare: &Path) -> io::Result<OwnedFd> {
     Ok(fd)
 }
 
-/// overlayfs separates lower layers with `:` and escapes with `\`.
-fn escape_lowerdir(p: &str) -> String {
-    p.replace('\\', "\\\\").replace(':', "\\:")
+/// overlayfs separates lower layers with `:` and escapes with a backslash.
+fn escape_lowerdir(p: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(p.len());
+    for &b in p {
+        if b == b'\\' || b == b':' {
+            out.push(b'\\');
+        }
+        out.push(b);
+    }
+    out
 }
 
 fn cstr(s: &str) -> io::Result<CString> {
@@ -688,8 +712,9 @@ pub fn attach_device_program(cgroup: &Path, insns: &[u8]) -> io::Result<()> {
 mod tests {
     use super::*;
 
-    /// The overlay view of a binary reads as the file (also when reached through a symlink and
-    /// from a directory whose name has overlayfs's separator in it) and refuses writing even to
+    /// The overlay view of a binary reads as the file (also when reached through a symlink, from
+    /// a directory whose name has overlayfs's separator and escape in it, and with a file of the
+    /// same name in the second layer) and refuses writing even to
     /// root; the memfd fallback is a sealed copy. Needs root (fsopen of overlay); elsewhere it
     /// says why it skipped, and fails under BVISOR_REQUIRE_KERNEL=1.
     #[test]
@@ -704,7 +729,7 @@ mod tests {
             return;
         }
         let base = std::env::temp_dir().join(format!("bvisor-view-{}", std::process::id()));
-        let bin_dir = base.join("bin:dir");
+        let bin_dir = base.join("bin:\\dir");
         let spare = base.join("spare");
         let links = base.join("links");
         for d in [&bin_dir, &spare, &links] {
@@ -712,6 +737,8 @@ mod tests {
         }
         let bin = bin_dir.join("tool");
         std::fs::write(&bin, b"\x7fELF pretend").unwrap();
+        // A file of the same name in the second layer is masked by the binary's directory.
+        std::fs::write(spare.join("tool"), b"other").unwrap();
         std::os::unix::fs::symlink(&bin, links.join("tool")).unwrap();
         for path in [bin.clone(), links.join("tool")] {
             let (fd, how) = exec_image_of(&path, "tool", &spare).unwrap();

@@ -71,10 +71,15 @@ pub fn create_loaded(o: &CreateOpts, dir: StateDir, loaded: spec::LoadedSpec) ->
     )?;
     crate::cli::log::phase("config admitted");
     let runner = match &wasm {
-        Some(d) => Some((
-            d.clone(),
-            wasm::sealed_runner(&o.root).map_err(Error::Other)?,
-        )),
+        Some(d) => {
+            // The overlay view's second layer is the state root, which the claim below would
+            // make: make it now (as the claim does), or a first container falls back to a copy.
+            std::fs::create_dir_all(&o.root).map_err(io(o.root.display().to_string()))?;
+            Some((
+                d.clone(),
+                wasm::sealed_runner(&o.root).map_err(Error::Other)?,
+            ))
+        }
         None => None,
     };
     let spec = &loaded.spec;

@@ -131,7 +131,8 @@ pub fn admit_options(d: &Dispatch) -> crate::plan::WasmRunner {
 
 /// The runner in a form no container can write to (`sys::exec_image_of`: a read-only overlay
 /// view, else a sealed copy; `spare` is the state root), checked to be a static executable. The
-/// check reads the headers through that same fd, so what was checked is what runs.
+/// check reads the headers through the fd that is exec'd (a sealed copy cannot change after it;
+/// the view shares the host file's pages, which only the host can rewrite).
 pub fn sealed_runner(spare: &Path) -> Result<std::os::fd::OwnedFd, String> {
     use std::os::unix::fs::FileExt;
     let path = runner_path();
