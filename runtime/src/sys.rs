@@ -149,14 +149,13 @@ pub fn readonly_view_of(path: &Path, spare: &Path) -> io::Result<OwnedFd> {
     const MOUNT_ATTR_RDONLY: u32 = 1;
     const MOUNT_ATTR_NOSUID: u32 = 2;
     const MOUNT_ATTR_NODEV: u32 = 4;
-    let fstype = CString::new("overlay").expect("no NUL");
+    let fstype = cstr("overlay")?;
     // SAFETY: a valid C string and flags.
     let ctx = cvt(unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), FSOPEN_CLOEXEC) })?;
     // SAFETY: fresh fd we own.
     let ctx = unsafe { OwnedFd::from_raw_fd(ctx as RawFd) };
     let set = |key: &str, value: &[u8]| -> io::Result<()> {
-        let k = cstr(key)?;
-        let v = CString::new(value).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        let (k, v) = (cstr(key)?, cstr(value)?);
         // SAFETY: valid fd and C strings.
         cvt(unsafe {
             libc::syscall(
@@ -199,8 +198,7 @@ pub fn readonly_view_of(path: &Path, spare: &Path) -> io::Result<OwnedFd> {
         cvt(unsafe { libc::syscall(libc::SYS_fsmount, ctx.as_raw_fd(), FSMOUNT_CLOEXEC, attrs) })?;
     // SAFETY: fresh fd we own.
     let mnt = unsafe { OwnedFd::from_raw_fd(mnt as RawFd) };
-    let n =
-        CString::new(name.as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let n = cstr(name.as_bytes())?;
     // SAFETY: valid fd and C string.
     let fd = cvt(unsafe {
         libc::openat(
@@ -235,7 +233,7 @@ fn escape_lowerdir(p: &[u8]) -> Vec<u8> {
     out
 }
 
-fn cstr(s: &str) -> io::Result<CString> {
+fn cstr(s: impl Into<Vec<u8>>) -> io::Result<CString> {
     CString::new(s).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
 }
 
@@ -714,9 +712,9 @@ mod tests {
 
     /// The overlay view of a binary reads as the file (also when reached through a symlink, from
     /// a directory whose name has overlayfs's separator and escape in it, and with a file of the
-    /// same name in the second layer) and refuses writing even to
-    /// root; the memfd fallback is a sealed copy. Needs root (fsopen of overlay); elsewhere it
-    /// says why it skipped, and fails under BVISOR_REQUIRE_KERNEL=1.
+    /// same name in the second layer) and refuses writing even to root; the memfd fallback is a
+    /// sealed copy. Needs root (fsopen of overlay); elsewhere it says why it skipped, and fails
+    /// under BVISOR_REQUIRE_KERNEL=1.
     #[test]
     fn exec_images_read_as_the_file_and_refuse_writes() {
         // SAFETY: geteuid has no arguments.
