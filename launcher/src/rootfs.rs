@@ -299,16 +299,7 @@ fn open_or_create(root: RawFd, parent: RawFd, comps: &[&str], file: bool) -> Sys
     }
     let name = cstr(c)?;
     if file {
-        // SAFETY: valid dirfd and name.
-        let fd = unsafe {
-            libc::openat(
-                parent,
-                name.as_ptr(),
-                libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW,
-                0o644,
-            )
-        };
-        sys::close(sys::check(fd as i64, || format!("create {sofar}"))? as RawFd);
+        sys::create_file_at(parent, &name, || format!("create {sofar}"))?;
     } else {
         // SAFETY: valid dirfd and name.
         let r = unsafe { libc::mkdirat(parent, name.as_ptr(), 0o755) };
@@ -423,17 +414,7 @@ fn make_device(root: RawFd, d: &DevicePlan, bind: bool) -> SysResult<()> {
     unsafe { libc::unlinkat(dirfd, cname.as_ptr(), 0) };
     let res = if bind {
         // In a user namespace mknod is refused: bind the host's node onto an empty file.
-        // SAFETY: valid dirfd and name.
-        let fd = unsafe {
-            libc::openat(
-                dirfd,
-                cname.as_ptr(),
-                libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW,
-                0o644,
-            )
-        };
-        sys::check(fd as i64, || format!("create {}", d.path))?;
-        sys::close(fd);
+        sys::create_file_at(dirfd, &cname, || format!("create {}", d.path))?;
         let t = sys::open_in_root(root, &d.path, libc::O_PATH, 0)?;
         let src = cstr(&d.path)?;
         let r = sys::mount(Some(&src), &fd_path(t), None, libc::MS_BIND, None);

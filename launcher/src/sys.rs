@@ -41,6 +41,22 @@ pub fn check(ret: i64, what: impl FnOnce() -> String) -> SysResult<i64> {
     }
 }
 
+/// Create `name` in `dir` as an empty file (or leave the file that is there), never through a
+/// symlink: a mount point for a file bind.
+pub fn create_file_at(dir: RawFd, name: &CStr, what: impl FnOnce() -> String) -> SysResult<()> {
+    // SAFETY: valid dirfd and name.
+    let fd = unsafe {
+        libc::openat(
+            dir,
+            name.as_ptr(),
+            libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+            0o644,
+        )
+    };
+    close(check(fd as i64, what)? as RawFd);
+    Ok(())
+}
+
 pub fn fail<T>(what: impl Into<String>, errno: i32) -> SysResult<T> {
     Err(SysError {
         what: what.into(),
