@@ -8,7 +8,7 @@ pub const POINTS: &[&str] = &["claimed", "planned", "cgroups", "launched", "pid"
 
 #[cfg(all(feature = "fault-injection", debug_assertions))]
 pub fn point(name: &str) {
-    if std::env::var("BVISOR_FAULT").is_ok_and(|v| v == name) {
+    if refused(name) {
         // SAFETY: signalling ourselves.
         unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
     }
