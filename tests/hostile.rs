@@ -673,8 +673,8 @@ fn overwrite_attack(lane: &str) {
         Err(errno) => Err(Some(errno)),
     };
     // Control: the same steps do write a plain host file, directly and through a clone.
-    let plain = h.dir.join("plain-binary");
-    fs::copy(bvisor_bin().with_file_name("bvisor-launcher"), &plain).unwrap();
+    let plain = h.dir.join("plain-file");
+    fs::write(&plain, "plain").unwrap();
     let plain_held = hold_o_path(&plain.to_string_lossy());
     assert_eq!(write_through_held(&plain_held).1, Ok(()), "control: direct");
     let clone = writable_clone(&plain_held).expect("control: clone the plain file's mount");
