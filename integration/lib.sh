@@ -95,6 +95,7 @@ shared_cgroup_parents() {
   local line path mount
   while IFS= read -r line; do
     path=${line#*:*:}
+    path=${path%/} # the root cgroup is "/": no doubled slash in what we print
     for mount in /sys/fs/cgroup /sys/fs/cgroup/*; do
       # Only a cgroup directory: bvisor's shared parent lives in cgroupfs, nowhere else.
       if [ -e "$mount$path/bvisor/cgroup.procs" ]; then echo "$mount$path/bvisor"; fi
