@@ -18,8 +18,8 @@
 #                        run,create,start,exec,delete,parallel,rss,wasm); e.g. BENCH_LANES=run
 #                        for a quick look at the start path
 #   BVISOR_BIN           the bvisor to measure (default target/dist/bvisor, the release
-#                        binaries as lib.sh's build_dist makes them: static bvisor and
-#                        bvisor-wasm, dynamic launcher beside them)
+#                        binaries as lib.sh's build_dist makes them: all three static,
+#                        side by side)
 #   BENCH_GAP_MS         idle time before every timed run (default 50; 0 = back to back). Why:
 #                        the first write to a v1 cgroup.procs waits for an RCU grace period
 #                        (≈ 8–16 ms here) unless another migration happened in the last ≈ 15 ms.
@@ -42,7 +42,7 @@
 #             runtime's errors are reported beside the figure)
 #   RSS       /usr/bin/time -f %M (ru_maxrss: the process or the largest child it reaped) around
 #             `run`, `create` and `start`; VmHWM of the container's init while it waits for
-#             `start` (bvisor: the launcher, exec'd from a sealed memfd; runc: `runc init`;
+#             `start` (bvisor: the launcher, exec'd from a read-only overlay view; runc: `runc init`;
 #             crun: its forked child); memory.max_usage_in_bytes of that container's v1 memory
 #             cgroup at the same moment (what the container cost before its workload ran)
 #   wasm      bundles/wasm through `bvisor run` vs the same module run by `bvisor-wasm` directly
@@ -395,8 +395,8 @@ lane_rss() {
     v=$(maxrss "$(rt_bin "$name")" --root "$(rt_root "$name")" run --bundle "$BUNDLE" "${PREFIX}m$n") && run+=("$v")
     v=$(maxrss "$(rt_bin "$name")" --root "$(rt_root "$name")" create --bundle "$BUNDLE" \
       --pid-file "$WORK/m.pid" "${PREFIX}M$n") && create+=("$v")
-    # The init waits for `start` here: for bvisor it is the launcher itself (exec'd from the
-    # sealed memfd), for runc `runc init`, for crun its forked child.
+    # The init waits for `start` here: for bvisor it is the launcher itself (exec'd from its
+    # read-only overlay view), for runc `runc init`, for crun its forked child.
     if pid=$(cat "$WORK/m.pid" 2>/dev/null) && [ -n "$pid" ]; then
       v=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" 2>/dev/null) && [ -n "$v" ] && hwm+=("$v")
       # Its v1 memory cgroup: what the container was charged before its workload ran.
@@ -576,7 +576,7 @@ linkage() {
 
 build_bvisor() {
   [ "$BVISOR_BIN" = "$REPO_ROOT/target/dist/bvisor" ] || return 0
-  log "building the release binaries (lib.sh build_dist: static bvisor and bvisor-wasm, dynamic launcher)"
+  log "building the release binaries (lib.sh build_dist: static bvisor, launcher and bvisor-wasm)"
   (cd "$REPO_ROOT" && build_dist target/dist) || die "build_dist failed"
 }
 
