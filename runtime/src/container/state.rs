@@ -124,6 +124,27 @@ pub struct OciState {
     pub annotations: BTreeMap<String, String>,
 }
 
+/// The state file this process last wrote or parsed: its path, its exact bytes and the state
+/// they hold. `run` saves a state and then loads it back under the lock for `start` and again
+/// for `delete`; parsing it (the whole config is in it) was a tenth of `run`'s instructions.
+/// A load still reads the file and reuses the parse only for identical bytes, so another
+/// command's change to the file, or a new container under the same id, is always seen.
+static LAST: std::sync::Mutex<Option<(PathBuf, Vec<u8>, State)>> = std::sync::Mutex::new(None);
+
+fn last_known(path: &Path, bytes: &[u8]) -> Option<State> {
+    let last = LAST.lock().ok()?;
+    match last.as_ref() {
+        Some((p, b, st)) if p == path && b == bytes => Some(st.clone()),
+        _ => None,
+    }
+}
+
+fn remember(path: PathBuf, bytes: Vec<u8>, st: &State) {
+    if let Ok(mut last) = LAST.lock() {
+        *last = Some((path, bytes, st.clone()));
+    }
+}
+
 /// The state directory of one container.
 #[derive(Debug, Clone)]
 pub struct StateDir {
@@ -187,6 +208,8 @@ impl StateDir {
         self.dir.join(STATE_FILE).exists()
     }
 
+    /// The state on disk. The file is always read; only when it holds exactly the bytes this
+    /// process last saved or parsed is the parse skipped (see [`LAST`]).
     pub fn load(&self) -> Result<State, StateError> {
         let p = self.dir.join(STATE_FILE);
         let bytes = match std::fs::read(&p) {
@@ -196,16 +219,23 @@ impl StateDir {
             }
             Err(e) => return Err(io_err(&p)(e)),
         };
-        serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
-            path: p,
+        if let Some(st) = last_known(&p, &bytes) {
+            return Ok(st);
+        }
+        let st: State = serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
+            path: p.clone(),
             detail: e.to_string(),
-        })
+        })?;
+        remember(p, bytes, &st);
+        Ok(st)
     }
 
     pub fn save(&self, s: &State) -> Result<(), StateError> {
         let p = self.dir.join(STATE_FILE);
         let bytes = serde_json::to_vec(s).expect("state serializes");
-        sys::write_atomic(&p, &bytes).map_err(io_err(&p))
+        sys::write_atomic(&p, &bytes).map_err(io_err(&p))?;
+        remember(p, bytes, s);
+        Ok(())
     }
 
     pub fn remove(&self) -> Result<(), StateError> {
@@ -322,6 +352,58 @@ mod tests {
         assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000000000Z");
         assert_eq!(rfc3339(1_700_000_000, 5), "2023-11-14T22:13:20.000000005Z");
         assert_eq!(rfc3339(951_782_400, 0), "2000-02-29T00:00:00.000000000Z");
+    }
+
+    fn rich_state(id: &str) -> State {
+        let bytes = include_bytes!("../plan/testdata/every-field.json");
+        let loaded = crate::spec::parse(bytes, "/b".into(), Path::new("/b/config.json")).unwrap();
+        State {
+            id: id.into(),
+            pid: 42,
+            pid_start: 7,
+            bundle: "/b".into(),
+            rootfs: "/b/rootfs".into(),
+            created: rfc3339(1_700_000_000, 5),
+            owner: "root".into(),
+            ready: true,
+            cgroups: CgroupSet::default(),
+            config: loaded.spec,
+            landlock: Some(serde_json::json!({"handledAccessFs": ["execute"]})),
+        }
+    }
+
+    /// `load` may hand back the state this process saved instead of parsing the file: that is
+    /// only sound if a state parsed from the saved bytes is the same state, for a config that
+    /// sets every field.
+    #[test]
+    fn a_saved_state_parses_back_to_itself() {
+        let st = rich_state("c1");
+        let bytes = serde_json::to_vec(&st).unwrap();
+        let parsed: State = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(serde_json::to_vec(&parsed).unwrap(), bytes);
+        assert_eq!(parsed.config, st.config);
+    }
+
+    /// The remembered parse is used only for the same bytes at the same path: a state changed
+    /// by another command, or a new container under the same id, is read from the file.
+    #[test]
+    fn load_sees_every_change_to_the_file() {
+        let tmp = std::env::temp_dir().join(format!("bvisor-last-{}", std::process::id()));
+        let d = StateDir::new(&tmp, "c1").unwrap();
+        let _lock = d.claim().unwrap();
+        let mut st = rich_state("c1");
+        d.save(&st).unwrap();
+        assert_eq!(d.load().unwrap().pid, 42);
+        // Another process rewrites it (as a later create of the same id would).
+        st.pid = 43;
+        let bytes = serde_json::to_vec(&st).unwrap();
+        sys::write_atomic(&d.dir.join(STATE_FILE), &bytes).unwrap();
+        assert_eq!(d.load().unwrap().pid, 43);
+        std::fs::write(d.dir.join(STATE_FILE), b"{").unwrap();
+        assert!(matches!(d.load(), Err(StateError::Corrupt { .. })));
+        d.remove().unwrap();
+        assert!(matches!(d.load(), Err(StateError::NotExist(_))));
+        let _ = std::fs::remove_dir_all(&tmp);
     }
 
     /// A waiter whose directory was deleted and made again while it waited ends up holding
