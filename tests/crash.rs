@@ -143,3 +143,80 @@ fn reused_pid_is_not_taken_for_the_container() {
     other.wait().unwrap();
     assert!(!pid_alive(other_pid));
 }
+
+/// The launcher is started before the cgroups and the plan exist and waits for the runtime's
+/// handover (runtime/src/container/spawn.rs). A runtime killed in that window must not leave it
+/// waiting forever: it reads EOF on its control socket and exits. Ground truth: this test
+/// process is a child subreaper, so the orphaned launcher becomes its child, and is reaped
+/// here with its own exit status. Control: a create that is not killed leaves one orphan, the
+/// container's init (its launcher parent exited), ended by `delete`'s SIGKILL: the runtime
+/// reaped its launcher, so an orphan that exits by itself below is the killed runtime's.
+/// (nextest runs each test in a process of its own, so no other test's orphans come here.)
+#[test]
+fn launcher_waiting_for_its_plan_exits_when_the_runtime_dies() {
+    if !require_root() {
+        return;
+    }
+    // SAFETY: prctl with integer arguments.
+    assert_eq!(
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) },
+        0
+    );
+    // Every orphan that ends within `wait` of the first (or of the start), with its wait status.
+    let reap_orphans = |wait: std::time::Duration| {
+        let mut deadline = std::time::Instant::now() + wait;
+        let mut reaped = Vec::new();
+        loop {
+            let mut status = 0;
+            // SAFETY: status is a valid out pointer.
+            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            if pid > 0 {
+                if reaped.is_empty() {
+                    // Give any second orphan a moment, then stop.
+                    deadline = std::time::Instant::now() + std::time::Duration::from_millis(300);
+                }
+                reaped.push((pid, status));
+                continue;
+            }
+            if std::time::Instant::now() >= deadline {
+                return reaped;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    };
+    let h = Harness::new("orphan_launcher");
+    let mut b = h.bundle();
+    b.args(&["sleep", "100"]);
+    b.save();
+    let bundle = b.dir.to_string_lossy().into_owned();
+
+    let id = h.id("whole");
+    h.track(&id);
+    h.run(&["create", "--bundle", &bundle, &id]).expect_ok();
+    let init = h.state_pid(&id);
+    h.run(&["delete", "--force", &id]).expect_ok();
+    assert_eq!(
+        reap_orphans(std::time::Duration::from_secs(10)),
+        vec![(init, libc::SIGKILL)],
+        "the only orphan of an uninterrupted create is its init"
+    );
+
+    let id = h.id("killed");
+    h.track(&id);
+    let out = h.run_env(
+        &[("BVISOR_FAULT", "launcher")],
+        &["create", "--bundle", &bundle, &id],
+    );
+    assert_eq!(
+        out.code, 137,
+        "create did not die at the launcher point\n{out}"
+    );
+    let orphans = reap_orphans(std::time::Duration::from_secs(10));
+    assert_eq!(orphans.len(), 1, "one orphaned launcher: {orphans:?}");
+    let (pid, status) = orphans[0];
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 1,
+        "launcher {pid} ended with wait status {status:#x}, not exit 1"
+    );
+    h.run(&["delete", "--force", &id]).expect_ok();
+}

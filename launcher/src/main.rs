@@ -24,14 +24,14 @@ mod report;
 mod rootfs;
 mod sys;
 
-use bvisor_launcher::{LaunchPlan, CONTROL_FD_ARG, DIGEST_ARG, PLAN_FD_ARG};
+use bvisor_launcher::{Handover, LaunchPlan, CONTROL_FD_ARG, HANDOVER_MAX_FDS};
 use report::Reporter;
 use std::os::fd::RawFd;
 use sys::SysResult;
 
 fn main() {
     let code = match parse_args() {
-        Ok((plan_fd, digest, control)) => launch(plan_fd, &digest, control),
+        Ok(control) => launch(control),
         Err(e) => {
             eprintln!("bvisor-launcher: {e}");
             2
@@ -40,31 +40,23 @@ fn main() {
     std::process::exit(code);
 }
 
-fn parse_args() -> Result<(RawFd, String, RawFd), String> {
+fn parse_args() -> Result<RawFd, String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (mut plan, mut digest, mut control) = (None, None, None);
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let v = it.next().ok_or_else(|| format!("{a} needs a value"))?;
-        match a.as_str() {
-            PLAN_FD_ARG => plan = v.parse().ok(),
-            DIGEST_ARG => digest = Some(v.clone()),
-            CONTROL_FD_ARG => control = v.parse().ok(),
-            _ => return Err(format!("unknown argument {a}")),
-        }
-    }
-    match (plan, digest, control) {
-        (Some(p), Some(d), Some(c)) => Ok((p, d, c)),
+    match args.as_slice() {
+        [flag, n] if flag == CONTROL_FD_ARG => n.parse().map_err(|_| format!("{flag} {n:?}")),
         _ => Err(format!(
-            "usage: bvisor-launcher {PLAN_FD_ARG} N {DIGEST_ARG} HEX {CONTROL_FD_ARG} N (run by bvisor, not by hand)"
+            "usage: bvisor-launcher {CONTROL_FD_ARG} N (run by bvisor, not by hand)"
         )),
     }
 }
 
 /// Returns the exit code of the launcher process (the parent half) or of a child that failed.
-fn launch(plan_fd: RawFd, digest: &str, control: RawFd) -> i32 {
+fn launch(control: RawFd) -> i32 {
     let mut rep = Reporter::new(control);
-    let plan = match rep.step(1, "verify", || verify(plan_fd, digest)) {
+    let plan = match rep.step(1, "verify", || {
+        let (plan_fd, digest) = receive(control)?;
+        verify(plan_fd, &digest)
+    }) {
         Ok(p) => p,
         Err(()) => return 1,
     };
@@ -77,6 +69,34 @@ fn launch(plan_fd: RawFd, digest: &str, control: RawFd) -> i32 {
         }
         Err(()) => 1,
     }
+}
+
+/// Step 1, first half: wait for the runtime's handover (it started us before the plan existed),
+/// put the fds it passes at their numbers, and return the plan fd and its digest. A runtime
+/// gone before sending it (EOF) ends the launcher here: it has touched nothing yet.
+fn receive(control: RawFd) -> SysResult<(RawFd, String)> {
+    let (bytes, fds) = sys::recv_with_fds(control, HANDOVER_MAX_FDS)?;
+    if bytes.is_empty() && fds.is_empty() {
+        return sys::fail(
+            "runtime closed the control socket before the handover",
+            libc::EPIPE,
+        );
+    }
+    let h = match Handover::decode(&bytes) {
+        Ok(h) => h,
+        Err(e) => {
+            fds.iter().for_each(|&fd| sys::close(fd));
+            return sys::fail(e, libc::EBADMSG);
+        }
+    };
+    sys::place_fds(&fds, &h.targets)?;
+    if !h.targets.contains(&h.plan_fd) {
+        return sys::fail(
+            format!("plan fd {} was not passed", h.plan_fd),
+            libc::EBADMSG,
+        );
+    }
+    Ok((h.plan_fd, h.digest))
 }
 
 /// Step 1: the plan is what the runtime sealed, and nothing else reaches this process.

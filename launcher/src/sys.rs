@@ -356,6 +356,104 @@ pub fn recv_msg(fd: RawFd) -> SysResult<Vec<u8>> {
     }
 }
 
+/// Receive one message and the fds that came with it (SCM_RIGHTS, close-on-exec), at most
+/// `max_fds`. A message whose fds did not all fit, or that came with anything else, is an error
+/// (the fds that did arrive are closed).
+pub fn recv_with_fds(sock: RawFd, max_fds: usize) -> SysResult<(Vec<u8>, Vec<RawFd>)> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr() as *mut libc::c_void,
+        iov_len: buf.len(),
+    };
+    let fd_bytes = (max_fds * std::mem::size_of::<RawFd>()) as u32;
+    // SAFETY: CMSG_SPACE is a pure computation.
+    let space = unsafe { libc::CMSG_SPACE(fd_bytes) } as usize;
+    // u64 elements: the control buffer must be aligned for cmsghdr.
+    let mut cbuf = vec![0u64; space.div_ceil(8)];
+    // SAFETY: msghdr is plain data; zeroed is a valid empty header.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
+    msg.msg_controllen = space;
+    let n = loop {
+        // SAFETY: msg points at live buffers of the sizes it states.
+        let r = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
+        if r < 0 && errno() == libc::EINTR {
+            continue;
+        }
+        break check(r as i64, || "recvmsg handover".into())? as usize;
+    };
+    let mut fds = Vec::new();
+    let mut foreign = false;
+    // SAFETY: walking the control messages the kernel wrote into cbuf.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                let data = libc::CMSG_DATA(cmsg) as *const RawFd;
+                let count =
+                    ((*cmsg).cmsg_len - libc::CMSG_LEN(0) as usize) / std::mem::size_of::<RawFd>();
+                for i in 0..count {
+                    fds.push(std::ptr::read_unaligned(data.add(i)));
+                }
+            } else {
+                foreign = true;
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    if msg.msg_flags & (libc::MSG_CTRUNC | libc::MSG_TRUNC) != 0 || foreign {
+        fds.iter().for_each(|&fd| close(fd));
+        return fail(
+            "handover truncated or with foreign control data",
+            libc::EMSGSIZE,
+        );
+    }
+    buf.truncate(n);
+    Ok((buf, fds))
+}
+
+/// Put each of `fds` at its number in `targets` (same order), close-on-exec, leaving none of
+/// the received numbers open elsewhere. Received fds take the lowest free numbers, which may be
+/// other fds' targets, so every fd not already in place is first moved above them all.
+pub fn place_fds(fds: &[RawFd], targets: &[RawFd]) -> SysResult<()> {
+    if fds.len() != targets.len() {
+        return fail(
+            format!("{} fds for {} targets", fds.len(), targets.len()),
+            libc::EBADMSG,
+        );
+    }
+    let mut sorted = targets.to_vec();
+    sorted.sort_unstable();
+    if sorted.windows(2).any(|w| w[0] == w[1]) || sorted.first().is_some_and(|&t| t < 3) {
+        return fail(format!("bad fd targets {targets:?}"), libc::EBADMSG);
+    }
+    let above = fds.iter().chain(targets).copied().max().unwrap_or(0) + 1;
+    let mut staged = Vec::with_capacity(fds.len());
+    for (&fd, &target) in fds.iter().zip(targets) {
+        if fd == target {
+            staged.push(None);
+            continue;
+        }
+        // SAFETY: fcntl on an fd we received.
+        let s = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, above) };
+        check(s as i64, || format!("stage fd {fd}"))?;
+        close(fd);
+        staged.push(Some(s));
+    }
+    for (s, &target) in staged.into_iter().zip(targets) {
+        if let Some(s) = s {
+            // SAFETY: dup3 onto a number that holds nothing of ours (every received fd not at
+            // its target was moved above every target).
+            let r = unsafe { libc::dup3(s, target, libc::O_CLOEXEC) };
+            check(r as i64, || format!("place fd {target}"))?;
+            close(s);
+        }
+    }
+    Ok(())
+}
+
 /// Send `fd` over a unix socket with SCM_RIGHTS.
 pub fn send_fd(sock: RawFd, fd: RawFd) -> SysResult<()> {
     let mut data = *b"pty";
@@ -577,4 +675,78 @@ pub fn open_path(path: &str, flags: i32) -> SysResult<RawFd> {
     // SAFETY: valid string.
     let r = unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC) };
     check(r as i64, || format!("open {path}")).map(|v| v as RawFd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inode(fd: RawFd) -> Option<u64> {
+        // SAFETY: stat is plain data; fstat writes it.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: fstat on any number is harmless.
+        (unsafe { libc::fstat(fd, &mut st) } == 0).then_some(st.st_ino)
+    }
+
+    fn memfd(name: &str) -> RawFd {
+        let c = CString::new(name).unwrap();
+        // SAFETY: memfd_create with a valid name.
+        let fd = unsafe { libc::memfd_create(c.as_ptr(), libc::MFD_CLOEXEC) };
+        assert!(fd >= 0);
+        fd
+    }
+
+    /// Targets that are other received fds' numbers (a swap and a chain) still end up holding
+    /// the right files, and no received number stays open unless it is a target.
+    #[test]
+    fn received_fds_land_on_their_targets() {
+        let fds: Vec<RawFd> = (0..4).map(|i| memfd(&format!("f{i}"))).collect();
+        let inodes: Vec<u64> = fds.iter().map(|&f| inode(f).unwrap()).collect();
+        let free = fds.iter().max().unwrap() + 50;
+        // f0 -> f1's number, f1 -> f0's number, f2 stays, f3 -> a free number.
+        let targets = vec![fds[1], fds[0], fds[2], free];
+        place_fds(&fds, &targets).unwrap();
+        for (t, ino) in targets.iter().zip(&inodes) {
+            assert_eq!(inode(*t), Some(*ino), "target {t}");
+            // SAFETY: F_GETFD on an fd.
+            let flags = unsafe { libc::fcntl(*t, libc::F_GETFD) };
+            assert_eq!(flags & libc::FD_CLOEXEC, 1, "target {t} close-on-exec");
+        }
+        assert_eq!(inode(fds[3]), None, "fd {} left open", fds[3]);
+        targets.iter().for_each(|&t| close(t));
+    }
+
+    #[test]
+    fn bad_targets_are_refused() {
+        let a = memfd("a");
+        assert!(place_fds(&[a], &[]).is_err());
+        assert!(place_fds(&[a, a], &[200, 200]).is_err());
+        assert!(place_fds(&[a], &[1]).is_err());
+        close(a);
+    }
+
+    #[test]
+    fn a_message_brings_its_fds() {
+        let mut sv = [0; 2];
+        // SAFETY: sv has room for two.
+        let r = unsafe {
+            libc::socketpair(
+                libc::AF_UNIX,
+                libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+                0,
+                sv.as_mut_ptr(),
+            )
+        };
+        assert_eq!(r, 0);
+        let f = memfd("passed");
+        send_fd(sv[0], f).unwrap();
+        let (bytes, got) = recv_with_fds(sv[1], 4).unwrap();
+        assert_eq!(bytes, b"pty");
+        assert_eq!(got.len(), 1);
+        assert_eq!(inode(got[0]), inode(f));
+        [f, got[0], sv[0]].into_iter().for_each(close);
+        let (bytes, got) = recv_with_fds(sv[1], 4).unwrap();
+        assert!(bytes.is_empty() && got.is_empty(), "EOF");
+        close(sv[1]);
+    }
 }

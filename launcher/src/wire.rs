@@ -6,11 +6,37 @@ use std::os::fd::RawFd;
 /// Bumped whenever a field changes meaning; the launcher refuses any other version.
 pub const PLAN_VERSION: u32 = 1;
 
-/// Command-line flags of `bvisor-launcher`. The digest travels apart from the plan, so a swapped
-/// or altered memfd is caught.
-pub const PLAN_FD_ARG: &str = "--plan-fd";
-pub const DIGEST_ARG: &str = "--digest";
+/// The one command-line flag of `bvisor-launcher`: the control socket it was started with.
 pub const CONTROL_FD_ARG: &str = "--control-fd";
+
+/// The runtime's first message on the control socket, carrying the launcher's remaining fds
+/// (SCM_RIGHTS, in the order of `targets`) and the plan's digest.
+///
+/// The runtime starts the launcher as soon as the config is admitted and the id claimed, so
+/// the launcher's own start (exec, libc) overlaps the runtime's making of cgroups and the plan;
+/// the plan and the fds it names follow in this message. The digest travels apart from the
+/// plan (bytes here, the plan in its sealed memfd), so a swapped or altered memfd is caught.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Handover {
+    /// blake3 of the plan memfd's contents, hex.
+    pub digest: String,
+    /// Where the plan memfd goes (one of `targets`).
+    pub plan_fd: RawFd,
+    /// The number each passed fd takes in the launcher, in the order they were passed.
+    pub targets: Vec<RawFd>,
+}
+
+impl Handover {
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("handover serializes")
+    }
+    pub fn decode(bytes: &[u8]) -> Result<Handover, String> {
+        serde_json::from_slice(bytes).map_err(|e| format!("bad handover from runtime: {e}"))
+    }
+}
+
+/// At most this many fds travel in one [`Handover`] (the kernel's SCM_MAX_FD is 253).
+pub const HANDOVER_MAX_FDS: usize = 128;
 
 /// Everything the launcher does, decided by the runtime's planner.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

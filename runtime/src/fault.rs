@@ -4,7 +4,9 @@
 //! whatever a create that died at that point left. In any other build `point` is empty.
 
 /// The points, in the order `create` passes them.
-pub const POINTS: &[&str] = &["claimed", "planned", "cgroups", "launched", "pid", "ready"];
+pub const POINTS: &[&str] = &[
+    "claimed", "launcher", "planned", "cgroups", "launched", "pid", "ready",
+];
 
 #[cfg(all(feature = "fault-injection", debug_assertions))]
 pub fn point(name: &str) {

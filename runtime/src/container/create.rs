@@ -4,7 +4,7 @@
 //! exists; from the moment it does, any failure tears down exactly what was made.
 
 use super::launch::{self, Fds, Inputs};
-use super::spawn::{self, Driver, FdLayout};
+use super::spawn::{self, Driver};
 use super::state::{now_rfc3339, State, StateDir, Status};
 use super::wasm;
 use super::{io, Error, Result};
@@ -153,6 +153,10 @@ pub fn create_loaded(o: &CreateOpts, dir: StateDir, loaded: spec::LoadedSpec) ->
     crate::fault::point("claimed");
     crate::cli::log::phase("id claimed");
     let result = (|| -> Result<()> {
+        // The launcher starts now and waits for its plan while the cgroups and the plan are
+        // made (spawn.rs); a failure before the handover kills and reaps it.
+        let starting = spawn::start(o.preserve_fds, o.stdio, &o.root)?;
+        crate::fault::point("launcher");
         // Name the cgroups before making them: a runtime killed from here on leaves a state
         // that `delete --force` can clean up completely.
         let mut saved = false;
@@ -199,6 +203,7 @@ pub fn create_loaded(o: &CreateOpts, dir: StateDir, loaded: spec::LoadedSpec) ->
                 runner,
                 map_helpers,
             },
+            starting,
         )
     })();
     match result {
@@ -228,6 +233,7 @@ fn build_and_launch(
     bundle: &Path,
     rootfs: &Path,
     h: Handover,
+    mut starting: spawn::Starting,
 ) -> Result<()> {
     let Handover {
         root_fd,
@@ -240,12 +246,11 @@ fn build_and_launch(
     sys::mkfifo(&fifo_path, 0o600).map_err(io("exec fifo"))?;
     // O_RDWR never blocks; the launcher reads one byte from it, `start` writes that byte.
     let fifo = sys::open_raw(&fifo_path, libc::O_RDWR).map_err(io("open exec fifo"))?;
-    let (runtime_end, launcher_end) = sys::socketpair_seqpacket().map_err(io("socketpair"))?;
     let procs = st.cgroups.open_entry().map_err(io("cgroup tasks"))?;
 
-    let mut lay = FdLayout::new(o.preserve_fds, o.stdio)?;
+    let lay = &mut starting.layout;
     let mut fds = Fds {
-        control: lay.add(launcher_end.as_raw_fd())?,
+        control: starting.control_target,
         exec_fifo: Some(lay.add(fifo.as_raw_fd())?),
         preserve_fds: o.preserve_fds,
         ..Fds::default()
@@ -293,9 +298,9 @@ fn build_and_launch(
     }
     plan.map_helpers = map_helpers;
     crate::cli::log::phase("launch plan built");
-    // The launcher's copies are in `lay`; ours close now.
-    drop((launcher_end, root_fd, join, console, procs, runner));
-    let launched = spawn::launch(&plan, lay, runtime_end, &o.root)?;
+    // The launcher's copies are in its layout; ours close now.
+    drop((root_fd, join, console, procs, runner));
+    let launched = starting.hand_over(&plan)?;
     crate::fault::point("launched");
     crate::cli::log::phase("launcher spawned");
     drop(fifo);

@@ -1,7 +1,7 @@
 //! The lifecycle operations after `create`.
 
 use super::launch::{self, Fds, Inputs};
-use super::spawn::{self, Driver, FdLayout};
+use super::spawn::{self, Driver};
 use super::state::{State, StateDir, StateError, Status};
 use super::{io, Error, Result};
 use crate::plan::{self, AdmitOptions};
@@ -345,6 +345,8 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         }
         _ => None,
     };
+    // The launcher starts while the namespaces are opened and the plan is built (spawn.rs).
+    let mut starting = spawn::start(o.preserve_fds, o.stdio, &o.root)?;
     // Join every namespace the container has, through its init's /proc entry. The pidfd pins
     // the init: if the pid was reused, the start time check fails.
     let pidfd = sys::pidfd_open(st.pid).map_err(io("pidfd of container init"))?;
@@ -365,10 +367,9 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     }
     drop(pidfd);
     let procs = st.cgroups.open_entry().map_err(io("cgroup tasks"))?;
-    let (runtime_end, launcher_end) = sys::socketpair_seqpacket().map_err(io("socketpair"))?;
-    let mut lay = FdLayout::new(o.preserve_fds, o.stdio)?;
+    let lay = &mut starting.layout;
     let mut fds = Fds {
-        control: lay.add(launcher_end.as_raw_fd())?,
+        control: starting.control_target,
         preserve_fds: o.preserve_fds,
         ..Fds::default()
     };
@@ -406,8 +407,8 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     }
     plan.oom_score_adj = o.process.oom_score_adj();
     // Exec'd processes get the terminal without a /dev/console bind.
-    drop((launcher_end, console, procs));
-    let launched = spawn::launch(&plan, lay, runtime_end, &o.root)?;
+    drop((console, procs));
+    let launched = starting.hand_over(&plan)?;
     drop(joins);
     let mut d = NoHooks;
     let res = spawn::follow(launched.control.as_raw_fd(), &mut d);

@@ -1,10 +1,16 @@
-//! Start the sealed launcher with a plan and follow its reports.
+//! Start the sealed launcher, hand it its sealed plan, and follow its reports.
+//!
+//! The launcher is started as soon as the config is admitted and the id claimed ([`start`]),
+//! before the cgroups and the plan exist: its exec and its libc's start (about 0.5 ms of one
+//! core here) then overlap the runtime's work on the other. It touches nothing until the
+//! runtime's [`Starting::hand_over`] brings the sealed plan, its digest and the fds the plan
+//! names; a runtime that dies first leaves it reading EOF, and it exits.
 
 use super::launch::Fds;
 use super::{io, Error, Result};
 use crate::cgroups::CgroupEntry;
 use crate::sys;
-use bvisor_launcher::{Command as LauncherCommand, LaunchPlan, Report};
+use bvisor_launcher::{Command as LauncherCommand, Handover, LaunchPlan, Report};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
@@ -100,17 +106,26 @@ impl Launcher {
     }
 }
 
-/// Seal the plan, then run the launcher from a form of its binary no container can write to
-/// (`sys::exec_image_of`; `spare` is the state root, the overlay's second layer).
-pub fn launch(
-    plan: &LaunchPlan,
-    mut layout: FdLayout,
-    runtime_end: OwnedFd,
-    spare: &Path,
-) -> Result<Launched> {
-    let (bytes, digest) = plan.encode();
-    let plan_fd = sys::sealed_memfd("bvisor-plan", &bytes).map_err(io("seal plan"))?;
-    let plan_target = layout.add(plan_fd.as_raw_fd())?;
+/// A launcher started ahead of its plan, waiting for the handover. Dropped without
+/// [`Starting::hand_over`] (a failure before the plan was ready), it is killed and reaped.
+pub struct Starting {
+    pid: Option<i32>,
+    control: Option<OwnedFd>,
+    /// Numbers in the launcher for the fds that go with the handover.
+    pub layout: FdLayout,
+    /// The control socket's number in the launcher (the plan's `fds.control`).
+    pub control_target: RawFd,
+}
+
+/// Start the launcher from a form of its binary no container can write to
+/// (`sys::exec_image_of`; `spare` is the state root, the overlay's second layer), with stdio
+/// (`stdio`, or ours), the preserved fds and its control socket. Everything else follows in
+/// the handover.
+pub fn start(preserve_fds: u32, stdio: Option<[RawFd; 3]>, spare: &Path) -> Result<Starting> {
+    let (runtime_end, launcher_end) = sys::socketpair_seqpacket().map_err(io("socketpair"))?;
+    let mut layout = FdLayout::new(preserve_fds, stdio)?;
+    let control_target = layout.add(launcher_end.as_raw_fd())?;
+    drop(launcher_end);
     let exe_path = super::launcher_path();
     let (exe, how) = sys::exec_image_of(&exe_path, "bvisor-launcher", spare)
         .map_err(io(format!("launcher {}", exe_path.display())))?;
@@ -123,24 +138,67 @@ pub fn launch(
         .collect();
     let argv = [
         "bvisor-launcher".to_string(),
-        bvisor_launcher::PLAN_FD_ARG.to_string(),
-        plan_target.to_string(),
-        bvisor_launcher::DIGEST_ARG.to_string(),
-        digest,
         bvisor_launcher::CONTROL_FD_ARG.to_string(),
-        plan.fds.control.to_string(),
+        control_target.to_string(),
     ];
     let pid = sys::spawn_with_fds(&format!("/proc/self/fd/{}", exe.as_raw_fd()), &argv, &moves)
         .map_err(io("start launcher"))?;
-    let child = Launcher { pid };
-    // Our copies of the launcher's ends go away, so EOF on the control socket means every
+    // Our copies of what it now holds close here, so EOF on the control socket means every
     // launcher-side process is gone.
-    drop(layout);
-    drop(plan_fd);
-    Ok(Launched {
-        child,
-        control: runtime_end,
+    layout.moves.clear();
+    crate::cli::log::phase("launcher started");
+    Ok(Starting {
+        pid: Some(pid),
+        control: Some(runtime_end),
+        layout,
+        control_target,
     })
+}
+
+impl Starting {
+    /// Seal the plan and send it, its digest and the fds added to [`Starting::layout`].
+    pub fn hand_over(mut self, plan: &LaunchPlan) -> Result<Launched> {
+        let (bytes, digest) = plan.encode();
+        let plan_fd = sys::sealed_memfd("bvisor-plan", &bytes).map_err(io("seal plan"))?;
+        let plan_target = self.layout.add(plan_fd.as_raw_fd())?;
+        let moves = std::mem::take(&mut self.layout.moves);
+        if moves.len() > bvisor_launcher::HANDOVER_MAX_FDS {
+            return Err(Error::Other(format!(
+                "{} fds for the launcher: at most {}",
+                moves.len(),
+                bvisor_launcher::HANDOVER_MAX_FDS
+            )));
+        }
+        let (fds, targets): (Vec<RawFd>, Vec<RawFd>) =
+            moves.iter().map(|(f, t)| (f.as_raw_fd(), *t)).unzip();
+        let msg = Handover {
+            digest,
+            plan_fd: plan_target,
+            targets,
+        }
+        .encode();
+        let control = self.control.take().expect("not handed over yet");
+        // On failure (the launcher is gone) `self` still holds the pid: drop reaps it.
+        sys::send_with_fds(control.as_raw_fd(), &msg, &fds).map_err(io("hand over to launcher"))?;
+        crate::cli::log::phase("plan handed over");
+        Ok(Launched {
+            child: Launcher {
+                pid: self.pid.take().expect("not handed over yet"),
+            },
+            control,
+        })
+    }
+}
+
+impl Drop for Starting {
+    fn drop(&mut self) {
+        if let Some(pid) = self.pid.take() {
+            // Our child, not yet reaped: the pid cannot have been reused.
+            // SAFETY: kill with a pid and a signal.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let _ = sys::wait_child(pid);
+        }
+    }
 }
 
 /// What the runtime does at the launcher's requests.
