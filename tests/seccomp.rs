@@ -24,6 +24,21 @@ fn seccomp_filter_denies_syscall() {
     }
     let h = Harness::new("seccomp_filter_denies_syscall");
     let script = "mkdir /dev/shm/d 2>&1 && echo made; grep '^Seccomp:' /proc/self/status";
+    // The compiled program is kept in the state root's cache after the first container; the
+    // second (same profile) runs from that entry, untouched (same inode: not compiled and
+    // stored again), and is filtered all the same.
+    let cache = h.root.join("@seccomp");
+    let entries = || -> Vec<(std::path::PathBuf, u64)> {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::read_dir(&cache)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| (e.path(), e.metadata().unwrap().ino()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut cached = None;
     for nnp in [true, false] {
         let mut b = h.bundle();
         b.sh(script);
@@ -35,6 +50,12 @@ fn seccomp_filter_denies_syscall() {
             "mkdir was not filtered (noNewPrivileges {nnp}): {out}"
         );
         assert!(out.contains("Seccomp:\t2"), "no filter in /proc: {out}");
+        let now = entries();
+        assert_eq!(now.len(), 1, "one cached program: {now:?}");
+        match &cached {
+            None => cached = Some(now),
+            Some(first) => assert_eq!(&now, first, "the second container compiled again"),
+        }
     }
     // Control: without the filter mkdir works and no filter is installed.
     let mut ctl = h.bundle();

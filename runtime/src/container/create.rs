@@ -292,6 +292,7 @@ fn build_and_launch(
         new_keyring: !o.no_new_keyring,
         joining: false,
         landlock: st.landlock.as_ref(),
+        seccomp_cache: Some(&o.root),
     })?;
     if let (Some((d, _)), Some(fd)) = (&runner, runner_target) {
         wasm::rewrite_process(&mut plan.process, d, fd);

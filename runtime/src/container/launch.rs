@@ -54,6 +54,8 @@ pub struct Inputs<'a> {
     pub joining: bool,
     /// The config's `process.landlock` value (admitted by the planner).
     pub landlock: Option<&'a serde_json::Value>,
+    /// The state root, whose seccomp cache compiled filters are kept in (`None`: compile).
+    pub seccomp_cache: Option<&'a Path>,
 }
 
 pub fn ns_kind(t: LinuxNamespaceType) -> wire::NsKind {
@@ -92,6 +94,7 @@ pub fn build_offline(
         new_keyring: true,
         joining: false,
         landlock: None,
+        seccomp_cache: None,
     })
 }
 
@@ -243,7 +246,7 @@ pub fn build(i: Inputs) -> Result<wire::LaunchPlan, LaunchError> {
         start_container_hooks: to_hooks(hooks.start_container()),
         wait_for_start: i.wait_for_start,
         seccomp: match linux.seccomp() {
-            Some(s) => Some(super::seccomp::compile(s)?),
+            Some(s) => Some(super::seccomp::compile_cached(s, i.seccomp_cache)?),
             None => None,
         },
         new_keyring: i.new_keyring,

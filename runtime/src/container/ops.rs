@@ -394,6 +394,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         new_keyring: true,
         joining: true,
         landlock: st.landlock.as_ref(),
+        seccomp_cache: Some(&o.root),
     })?;
     // Every namespace is joined, the mount namespace included.
     for (k, t) in &join_targets {

@@ -158,6 +158,146 @@ pub fn compile(s: &LinuxSeccomp) -> Result<bvisor_launcher::SeccompPlan, LaunchE
     })
 }
 
+/// Where compiled programs are kept, under the state root: a name no container id can take
+/// (ids have no `@`), so `list`, `delete` and a create never meet it as a container.
+pub const CACHE_DIR: &str = "@seccomp";
+
+/// At most this many programs are kept; storing one more empties the cache first.
+const CACHE_MAX: usize = 64;
+
+/// Bumped when the cache file's layout or what the key covers changes.
+const CACHE_MAGIC: &[u8; 8] = b"bvsecc01";
+
+/// [`compile`], through a cache of compiled programs in `state_root` when one is given.
+///
+/// libseccomp needs 10–15 ms here for a Docker-sized profile (containers-common's default,
+/// 434 syscall names on three architectures): longer than all the rest of a `run`, paid by
+/// every container that sets the same profile. The program depends only on the profile,
+/// libseccomp's version and the machine's architecture, so it is kept under a blake3 key of
+/// those and reused. An entry is used only if it is a regular file owned by this user in a
+/// directory owned by this user, neither writable by anyone else (the trust the state files
+/// next to it have); anything else is compiled afresh. Storing is best effort.
+pub fn compile_cached(
+    s: &LinuxSeccomp,
+    state_root: Option<&std::path::Path>,
+) -> Result<bvisor_launcher::SeccompPlan, LaunchError> {
+    let Some(root) = state_root else {
+        return compile(s);
+    };
+    let dir = root.join(CACHE_DIR);
+    let path = dir.join(format!("{}.bpf", cache_key(s)));
+    if let Some(plan) = cache_read(&dir, &path) {
+        return Ok(plan);
+    }
+    let plan = compile(s)?;
+    if let Err(e) = cache_store(&dir, &path, &plan) {
+        crate::cli::log::debug(&format!("seccomp cache {}: {e}", dir.display()));
+    }
+    Ok(plan)
+}
+
+fn cache_key(s: &LinuxSeccomp) -> String {
+    let v = libseccomp::ScmpVersion::current().map_or((0, 0, 0), |v| (v.major, v.minor, v.micro));
+    let mut h = blake3::Hasher::new();
+    h.update(CACHE_MAGIC);
+    h.update(
+        format!(
+            "{v:?} {:?} {}\0",
+            ScmpArch::native(),
+            std::env::consts::ARCH
+        )
+        .as_bytes(),
+    );
+    h.update(&serde_json::to_vec(s).expect("a seccomp section serializes"));
+    h.finalize().to_hex().to_string()
+}
+
+/// Owned by us and writable by nobody else (`meta` from lstat: a symlink is not trusted).
+fn trusted(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    meta.uid() == uid && meta.mode() & 0o022 == 0
+}
+
+fn cache_read(
+    dir: &std::path::Path,
+    path: &std::path::Path,
+) -> Option<bvisor_launcher::SeccompPlan> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if !std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir() && trusted(&m)) {
+        return None;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .ok()?;
+    let meta = f.metadata().ok()?;
+    if !meta.is_file() || !trusted(&meta) {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes).ok()?;
+    decode_entry(&bytes)
+}
+
+fn encode_entry(plan: &bvisor_launcher::SeccompPlan) -> Vec<u8> {
+    let mut v = Vec::with_capacity(12 + plan.bpf.len());
+    v.extend_from_slice(CACHE_MAGIC);
+    v.extend_from_slice(&plan.flags.to_le_bytes());
+    v.extend_from_slice(&plan.bpf);
+    v
+}
+
+fn decode_entry(bytes: &[u8]) -> Option<bvisor_launcher::SeccompPlan> {
+    let rest = bytes.strip_prefix(CACHE_MAGIC)?;
+    let (flags, bpf) = rest.split_first_chunk::<4>()?;
+    (!bpf.is_empty() && bpf.len().is_multiple_of(8)).then(|| bvisor_launcher::SeccompPlan {
+        bpf: bpf.to_vec(),
+        flags: u32::from_le_bytes(*flags),
+    })
+}
+
+fn cache_store(
+    dir: &std::path::Path,
+    path: &std::path::Path,
+    plan: &bvisor_launcher::SeccompPlan,
+) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    if !std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir() && trusted(&m)) {
+        return Err(std::io::Error::other(
+            "not a directory of ours that only we can write",
+        ));
+    }
+    let entries: Vec<_> = std::fs::read_dir(dir)?.flatten().collect();
+    if entries.len() >= CACHE_MAX {
+        for e in entries {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+    let tmp = dir.join(format!(".{}.tmp", std::process::id()));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&tmp)?;
+    let written = f
+        .write_all(&encode_entry(plan))
+        .and_then(|_| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
 /// libseccomp 2.5 exports only to an fd: write the program into a memfd and read it back.
 fn export(ctx: &ScmpFilterContext) -> Result<Vec<u8>, LaunchError> {
     let fail = |d: String| LaunchError {
@@ -204,6 +344,65 @@ mod tests {
         .unwrap();
         assert_eq!(p.flags, FLAG_LOG);
         assert!(p.bpf.len() >= 8 && p.bpf.len().is_multiple_of(8));
+    }
+
+    /// A second compile of the same profile comes from the cache and is the same program; an
+    /// entry another user could have written, or a damaged one, is compiled afresh (and the
+    /// damage replaced); another profile gets its own entry.
+    #[test]
+    fn the_cache_returns_what_libseccomp_compiled_and_trusts_nothing_else() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = std::env::temp_dir().join(format!("bvisor-secc-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
+        let p = sec(
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read","write","exit_group"],"action":"SCMP_ACT_ALLOW"}]}"#,
+        );
+        let fresh = compile(&p).unwrap();
+        let first = compile_cached(&p, Some(&root)).unwrap();
+        assert_eq!(first, fresh);
+        let dir = root.join(CACHE_DIR);
+        let entry = dir.join(format!("{}.bpf", cache_key(&p)));
+        assert_eq!(
+            std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        assert_eq!(
+            decode_entry(&std::fs::read(&entry).unwrap()),
+            Some(fresh.clone())
+        );
+        // A hit: the entry is what is used (a planted program of the right shape comes back).
+        let planted = bvisor_launcher::SeccompPlan {
+            bpf: vec![0x06, 0, 0, 0, 0, 0, 0xff, 0x7f],
+            flags: 0,
+        };
+        std::fs::write(&entry, encode_entry(&planted)).unwrap();
+        assert_eq!(compile_cached(&p, Some(&root)).unwrap(), planted);
+        // Writable by others: not trusted, compiled afresh and stored again.
+        std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o666)).unwrap();
+        assert_eq!(compile_cached(&p, Some(&root)).unwrap(), fresh);
+        assert_eq!(
+            std::fs::metadata(&entry).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        // Damaged: compiled afresh.
+        std::fs::write(&entry, b"bvsecc01\0\0\0\0abc").unwrap();
+        assert_eq!(compile_cached(&p, Some(&root)).unwrap(), fresh);
+        // The directory writable by others: nothing in it is used.
+        std::fs::write(&entry, encode_entry(&planted)).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert_eq!(compile_cached(&p, Some(&root)).unwrap(), fresh);
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        // Another profile, another key.
+        let q = sec(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["uname"],"action":"SCMP_ACT_ERRNO"}]}"#,
+        );
+        assert_ne!(cache_key(&q), cache_key(&p));
+        assert_eq!(
+            compile_cached(&q, Some(&root)).unwrap(),
+            compile(&q).unwrap()
+        );
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]
