@@ -92,6 +92,23 @@ true_bundle() {
   mv "$dir/config.json.new" "$dir/config.json"
 }
 
+# bench_bundle DIR: true_bundle, confined the way containerd and podman confine a container:
+# containers-common's default seccomp profile (integration/seccomp-default.jq) and the cgroup
+# namespace added to `runc spec`'s pid, network, ipc, uts and mount namespaces, so the bundle
+# has every namespace of the floor (`unshare -mpfnuiC`). With the config's read-only root, which
+# bvisor backs with landlock, a plan with seccomp, landlock and every namespace (issue 8).
+bench_bundle() {
+  local dir=$1 profile=/usr/share/containers/seccomp.json
+  apt_install golang-github-containers-common jq || return 1
+  [ -s "$profile" ] || { echo "$profile missing (golang-github-containers-common)" >&2; return 1; }
+  true_bundle "$dir"
+  jq --slurpfile s <(jq -f "$(repo_root)/integration/seccomp-default.jq" "$profile") '
+    .linux.seccomp = $s[0]
+    | .linux.namespaces |= (. + [{type: "cgroup"}] | unique_by(.type))
+  ' "$dir/config.json" > "$dir/config.json.new"
+  mv "$dir/config.json.new" "$dir/config.json"
+}
+
 # shared_cgroup_parents: bvisor's shared parent (`<own cgroup>/bvisor`) in every hierarchy
 # where it exists, one per line.
 shared_cgroup_parents() {

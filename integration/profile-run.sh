@@ -3,8 +3,9 @@
 # phase by phase, and which syscalls each process on the path makes.
 #
 # usage: integration/profile-run.sh [RUNS]   (root; default 25 runs)
-#   1. `bvisor --debug --log F run` RUNS times, 50 ms apart, on the benchmark's bundle (busybox
-#      rootfs, `runc spec` config, args ["/bin/true"]): the median time of each phase since main
+#   1. `bvisor --debug --log F run` RUNS times, 50 ms apart, on the benchmark's bundle (lib.sh's
+#      bench_bundle: busybox rootfs, `runc spec` config with seccomp and the cgroup namespace,
+#      args ["/bin/true"]): the median time of each phase since main
 #      began, and the step from the phase before. Phases come from the runtime (`cli::log::phase`)
 #      and from the launcher's step reports, so the launcher's steps appear as the runtime saw them.
 #   2. `perf trace -s` of one run, when perf works here: syscalls per process (the runtime, the
@@ -34,7 +35,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-true_bundle "$work/bundle"
+bench_bundle "$work/bundle"
 
 echo "== phases: median of $runs runs of \`$bin run\` (µs since main began, step from the phase before)"
 for i in $(seq 1 "$runs"); do
