@@ -465,7 +465,7 @@ admit_bundle() {
     if [ "$(jq -r .admitted <<< "$json")" = true ]; then
       log "bvisor admits the bundle ($(jq '.requirements | length' <<< "$json") requirements)"
       # What the issue's goal asks the plan to hold, as the plan says it: for the report.
-      jq -r '[.requirements[] | select(.kind | test("^(seccomp|namespace)") or (.mechanisms | any(startswith("landlock"))))
+      jq -r '[.requirements[] | select((.kind | test("^(seccomp|namespace)")) or (.mechanisms | any(startswith("landlock"))))
               | "\(.kind) (\(.mechanisms | join(", ")))"] | join("; ")' <<< "$json" > "$WORK/confinement"
       return 0
     fi
