@@ -150,6 +150,8 @@ pub fn create_loaded(o: &CreateOpts, dir: StateDir, loaded: spec::LoadedSpec) ->
         config: spec.clone(),
         landlock: loaded.landlock.clone(),
     };
+    // Serialized once for the three saves below.
+    let config_json = super::state::config_json(&st.config);
     crate::fault::point("claimed");
     crate::cli::log::phase("id claimed");
     let result = (|| -> Result<()> {
@@ -163,7 +165,7 @@ pub fn create_loaded(o: &CreateOpts, dir: StateDir, loaded: spec::LoadedSpec) ->
         if no_cgroups.is_none() {
             let planned = CgroupSet::planned(&hier, &cg_rel);
             st.cgroups = planned.clone();
-            dir.save(&st)?;
+            dir.save_with(&st, &config_json)?;
             crate::fault::point("planned");
             st.cgroups = match CgroupSet::create(&hier, &cg_rel) {
                 Ok(set) => set,
@@ -177,7 +179,7 @@ pub fn create_loaded(o: &CreateOpts, dir: StateDir, loaded: spec::LoadedSpec) ->
             saved = st.cgroups == planned;
         }
         if !saved {
-            dir.save(&st)?;
+            dir.save_with(&st, &config_json)?;
         }
         crate::fault::point("cgroups");
         crate::cli::log::phase("cgroups made");
@@ -194,8 +196,6 @@ pub fn create_loaded(o: &CreateOpts, dir: StateDir, loaded: spec::LoadedSpec) ->
             o,
             &dir,
             &mut st,
-            &loaded.bundle,
-            &rootfs,
             Handover {
                 root_fd,
                 join,
@@ -204,6 +204,7 @@ pub fn create_loaded(o: &CreateOpts, dir: StateDir, loaded: spec::LoadedSpec) ->
                 map_helpers,
             },
             starting,
+            &config_json,
         )
     })();
     match result {
@@ -230,10 +231,9 @@ fn build_and_launch(
     o: &CreateOpts,
     dir: &StateDir,
     st: &mut State,
-    bundle: &Path,
-    rootfs: &Path,
     h: Handover,
     mut starting: spawn::Starting,
+    config_json: &serde_json::value::RawValue,
 ) -> Result<()> {
     let Handover {
         root_fd,
@@ -282,8 +282,8 @@ fn build_and_launch(
     let mut plan = launch::build(Inputs {
         id: &o.id,
         spec: &st.config,
-        bundle,
-        rootfs,
+        bundle: &st.bundle,
+        rootfs: &st.rootfs,
         cgroups: &st.cgroups,
         fds,
         no_pivot: o.no_pivot,
@@ -305,7 +305,11 @@ fn build_and_launch(
     crate::fault::point("launched");
     crate::cli::log::phase("launcher spawned");
     drop(fifo);
-    let mut driver = CreateDriver { dir, st };
+    let mut driver = CreateDriver {
+        dir,
+        st,
+        config_json,
+    };
     let res = spawn::follow(launched.control.as_raw_fd(), &mut driver);
     // The launcher parent exits right after releasing the init; reap it either way.
     let status = launched.child.wait();
@@ -316,7 +320,7 @@ fn build_and_launch(
         }
     }
     st.ready = true;
-    dir.save(st)?;
+    dir.save_with(st, config_json)?;
     crate::fault::point("ready");
     crate::cli::log::phase("created");
     if let Some(p) = &o.pid_file {
@@ -328,13 +332,14 @@ fn build_and_launch(
 struct CreateDriver<'a> {
     dir: &'a StateDir,
     st: &'a mut State,
+    config_json: &'a serde_json::value::RawValue,
 }
 
 impl Driver for CreateDriver<'_> {
     fn on_pid(&mut self, pid: i32) -> Result<()> {
         self.st.pid = pid;
         self.st.pid_start = sys::proc_stat(pid).map(|s| s.0).unwrap_or(0);
-        self.dir.save(self.st)?;
+        self.dir.save_with(self.st, self.config_json)?;
         crate::fault::point("pid");
         Ok(())
     }

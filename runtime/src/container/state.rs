@@ -6,6 +6,7 @@ use crate::cgroups::CgroupSet;
 use crate::sys;
 use oci_spec::runtime::Spec;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -124,7 +125,7 @@ pub struct OciState {
     pub annotations: BTreeMap<String, String>,
 }
 
-/// The state file this process last wrote or parsed: its path, its exact bytes and the state
+/// The state file this process last saved as ready: its path, its exact bytes and the state
 /// they hold. `run` saves a state and then loads it back under the lock for `start` and again
 /// for `delete`; parsing it (the whole config is in it) was a tenth of `run`'s instructions.
 /// A load still reads the file and reuses the parse only for identical bytes, so another
@@ -142,6 +143,47 @@ fn last_known(path: &Path, bytes: &[u8]) -> Option<State> {
 fn remember(path: PathBuf, bytes: Vec<u8>, st: &State) {
     if let Ok(mut last) = LAST.lock() {
         *last = Some((path, bytes, st.clone()));
+    }
+}
+
+/// The config as [`State`] serializes it, for [`StateDir::save_with`].
+pub fn config_json(config: &Spec) -> Box<RawValue> {
+    serde_json::value::to_raw_value(config).expect("a config serializes")
+}
+
+/// How [`State`] is written: the same fields in the same order, the config pre-serialized.
+/// (`a_saved_state_is_what_state_serializes_to` holds the two together.)
+#[derive(Serialize)]
+struct Saved<'a> {
+    id: &'a str,
+    pid: i32,
+    pid_start: u64,
+    bundle: &'a Path,
+    rootfs: &'a Path,
+    created: &'a str,
+    owner: &'a str,
+    ready: bool,
+    cgroups: &'a CgroupSet,
+    config: &'a RawValue,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    landlock: Option<&'a serde_json::Value>,
+}
+
+impl<'a> Saved<'a> {
+    fn of(s: &'a State, config: &'a RawValue) -> Saved<'a> {
+        Saved {
+            id: &s.id,
+            pid: s.pid,
+            pid_start: s.pid_start,
+            bundle: &s.bundle,
+            rootfs: &s.rootfs,
+            created: &s.created,
+            owner: &s.owner,
+            ready: s.ready,
+            cgroups: &s.cgroups,
+            config,
+            landlock: s.landlock.as_ref(),
+        }
     }
 }
 
@@ -222,19 +264,26 @@ impl StateDir {
         if let Some(st) = last_known(&p, &bytes) {
             return Ok(st);
         }
-        let st: State = serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
-            path: p.clone(),
+        serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
+            path: p,
             detail: e.to_string(),
-        })?;
-        remember(p, bytes, &st);
-        Ok(st)
+        })
     }
 
     pub fn save(&self, s: &State) -> Result<(), StateError> {
+        self.save_with(s, &config_json(&s.config))
+    }
+
+    /// [`StateDir::save`] with the config already serialized by [`config_json`]: `create`
+    /// saves three times and the config (a seccomp profile included) is most of the file.
+    pub fn save_with(&self, s: &State, config: &RawValue) -> Result<(), StateError> {
         let p = self.dir.join(STATE_FILE);
-        let bytes = serde_json::to_vec(s).expect("state serializes");
+        let bytes = serde_json::to_vec(&Saved::of(s, config)).expect("state serializes");
         sys::write_atomic(&p, &bytes).map_err(io_err(&p))?;
-        remember(p, bytes, s);
+        if s.ready {
+            // The last save of a create: what `run`'s start and delete load next.
+            remember(p, bytes, s);
+        }
         Ok(())
     }
 
@@ -384,6 +433,17 @@ mod tests {
         assert_eq!(parsed.config, st.config);
     }
 
+    #[test]
+    fn a_saved_state_is_what_state_serializes_to() {
+        let st = rich_state("c1");
+        let saved = serde_json::to_vec(&Saved::of(&st, &config_json(&st.config))).unwrap();
+        assert_eq!(saved, serde_json::to_vec(&st).unwrap());
+        let mut bare = st.clone();
+        bare.landlock = None;
+        let saved = serde_json::to_vec(&Saved::of(&bare, &config_json(&bare.config))).unwrap();
+        assert_eq!(saved, serde_json::to_vec(&bare).unwrap());
+    }
+
     /// The remembered parse is used only for the same bytes at the same path: a state changed
     /// by another command, or a new container under the same id, is read from the file.
     #[test]
@@ -394,6 +454,22 @@ mod tests {
         let mut st = rich_state("c1");
         d.save(&st).unwrap();
         assert_eq!(d.load().unwrap().pid, 42);
+        // Saved not ready: nothing remembered, and the parse gives the same state.
+        st.ready = false;
+        d.save(&st).unwrap();
+        assert!(last_known(
+            &d.dir.join(STATE_FILE),
+            &std::fs::read(d.dir.join(STATE_FILE)).unwrap()
+        )
+        .is_none());
+        assert!(!d.load().unwrap().ready);
+        st.ready = true;
+        d.save(&st).unwrap();
+        assert!(last_known(
+            &d.dir.join(STATE_FILE),
+            &std::fs::read(d.dir.join(STATE_FILE)).unwrap()
+        )
+        .is_some());
         // Another process rewrites it (as a later create of the same id would).
         st.pid = 43;
         let bytes = serde_json::to_vec(&st).unwrap();
