@@ -279,6 +279,15 @@ fn build_and_launch(
         Some((_, fd)) => Some(lay.add(fd.as_raw_fd())?),
         None => None,
     };
+    let seccomp = match st
+        .config
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+    {
+        Some(s) => Some(super::seccomp::compile_cached(s, Some(&o.root))?),
+        None => None,
+    };
     let mut plan = launch::build(Inputs {
         id: &o.id,
         spec: &st.config,
@@ -292,7 +301,7 @@ fn build_and_launch(
         new_keyring: !o.no_new_keyring,
         joining: false,
         landlock: st.landlock.as_ref(),
-        seccomp_cache: Some(&o.root),
+        seccomp: seccomp.as_ref().map(|c| c.plan.clone()),
     })?;
     if let (Some((d, _)), Some(fd)) = (&runner, runner_target) {
         wasm::rewrite_process(&mut plan.process, d, fd);
@@ -321,6 +330,9 @@ fn build_and_launch(
     }
     st.ready = true;
     dir.save_with(st, config_json)?;
+    if let Some(c) = &seccomp {
+        c.keep();
+    }
     crate::fault::point("ready");
     crate::cli::log::phase("created");
     if let Some(p) = &o.pid_file {

@@ -54,8 +54,8 @@ pub struct Inputs<'a> {
     pub joining: bool,
     /// The config's `process.landlock` value (admitted by the planner).
     pub landlock: Option<&'a serde_json::Value>,
-    /// The state root, whose seccomp cache compiled filters are kept in (`None`: compile).
-    pub seccomp_cache: Option<&'a Path>,
+    /// `linux.seccomp` compiled (`seccomp::compile_cached`), when the config has it.
+    pub seccomp: Option<wire::SeccompPlan>,
 }
 
 pub fn ns_kind(t: LinuxNamespaceType) -> wire::NsKind {
@@ -94,7 +94,15 @@ pub fn build_offline(
         new_keyring: true,
         joining: false,
         landlock: None,
-        seccomp_cache: None,
+        seccomp: match loaded
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.seccomp().as_ref())
+        {
+            Some(s) => Some(super::seccomp::compile(s)?),
+            None => None,
+        },
     })
 }
 
@@ -246,7 +254,10 @@ pub fn build(i: Inputs) -> Result<wire::LaunchPlan, LaunchError> {
         start_container_hooks: to_hooks(hooks.start_container()),
         wait_for_start: i.wait_for_start,
         seccomp: match linux.seccomp() {
-            Some(s) => Some(super::seccomp::compile_cached(s, i.seccomp_cache)?),
+            Some(_) => Some(i.seccomp.ok_or_else(|| LaunchError {
+                field: "linux.seccomp".into(),
+                detail: "not compiled".into(),
+            })?),
             None => None,
         },
         new_keyring: i.new_keyring,

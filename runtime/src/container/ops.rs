@@ -381,6 +381,10 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     }
     lay.add_cgroups(&procs, &mut fds)?;
     let join_targets = fds.join.clone();
+    let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        Some(s) => Some(super::seccomp::compile_cached(s, Some(&o.root))?),
+        None => None,
+    };
     let mut plan = launch::build(Inputs {
         id: &o.id,
         spec: &spec,
@@ -394,7 +398,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         new_keyring: true,
         joining: true,
         landlock: st.landlock.as_ref(),
-        seccomp_cache: Some(&o.root),
+        seccomp: seccomp.as_ref().map(|c| c.plan.clone()),
     })?;
     // Every namespace is joined, the mount namespace included.
     for (k, t) in &join_targets {
@@ -415,6 +419,9 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     let res = spawn::follow(launched.control.as_raw_fd(), &mut d);
     let _ = launched.child.wait();
     let pid = res?;
+    if let Some(c) = &seccomp {
+        c.keep();
+    }
     // After Ready the process only has exec left: read until EOF (the control socket closes on
     // exec); a failed step before that is the error.
     loop {

@@ -168,32 +168,55 @@ const CACHE_MAX: usize = 64;
 /// Bumped when the cache file's layout or what the key covers changes.
 const CACHE_MAGIC: &[u8; 8] = b"bvsecc01";
 
+/// A compiled filter, and where to keep it if it was compiled now.
+#[derive(Debug)]
+pub struct Compiled {
+    pub plan: bvisor_launcher::SeccompPlan,
+    /// (cache directory, entry) when the program was compiled rather than read from the cache.
+    fresh: Option<(std::path::PathBuf, std::path::PathBuf)>,
+}
+
+impl Compiled {
+    /// Keep a program compiled now for the next container with the same profile. Called once
+    /// the container it was compiled for exists, so a refused or failed create leaves nothing
+    /// new under the state root. Best effort: a failure costs the next container a compile.
+    pub fn keep(&self) {
+        if let Some((dir, path)) = &self.fresh {
+            if let Err(e) = cache_store(dir, path, &self.plan) {
+                crate::cli::log::debug(&format!("seccomp cache {}: {e}", dir.display()));
+            }
+        }
+    }
+}
+
 /// [`compile`], through a cache of compiled programs in `state_root` when one is given.
 ///
 /// libseccomp needs 10–15 ms here for a Docker-sized profile (containers-common's default,
 /// 434 syscall names on three architectures): longer than all the rest of a `run`, paid by
 /// every container that sets the same profile. The program depends only on the profile,
 /// libseccomp's version and the machine's architecture, so it is kept under a blake3 key of
-/// those and reused. An entry is used only if it is a regular file owned by this user in a
-/// directory owned by this user, neither writable by anyone else (the trust the state files
-/// next to it have); anything else is compiled afresh. Storing is best effort.
+/// those ([`Compiled::keep`]) and reused. An entry is used only if it is a regular file owned by
+/// this user in a directory owned by this user, neither writable by anyone else (the trust the
+/// state files next to it have); anything else is compiled afresh.
 pub fn compile_cached(
     s: &LinuxSeccomp,
     state_root: Option<&std::path::Path>,
-) -> Result<bvisor_launcher::SeccompPlan, LaunchError> {
+) -> Result<Compiled, LaunchError> {
     let Some(root) = state_root else {
-        return compile(s);
+        return Ok(Compiled {
+            plan: compile(s)?,
+            fresh: None,
+        });
     };
     let dir = root.join(CACHE_DIR);
     let path = dir.join(format!("{}.bpf", cache_key(s)));
     if let Some(plan) = cache_read(&dir, &path) {
-        return Ok(plan);
+        return Ok(Compiled { plan, fresh: None });
     }
-    let plan = compile(s)?;
-    if let Err(e) = cache_store(&dir, &path, &plan) {
-        crate::cli::log::debug(&format!("seccomp cache {}: {e}", dir.display()));
-    }
-    Ok(plan)
+    Ok(Compiled {
+        plan: compile(s)?,
+        fresh: Some((dir, path)),
+    })
 }
 
 fn cache_key(s: &LinuxSeccomp) -> String {
@@ -346,6 +369,13 @@ mod tests {
         assert!(p.bpf.len() >= 8 && p.bpf.len().is_multiple_of(8));
     }
 
+    /// compile_cached, and keep what it compiled (as a create that succeeded does).
+    fn cached(p: &LinuxSeccomp, root: &std::path::Path) -> bvisor_launcher::SeccompPlan {
+        let c = compile_cached(p, Some(root)).unwrap();
+        c.keep();
+        c.plan
+    }
+
     /// A second compile of the same profile comes from the cache and is the same program; an
     /// entry another user could have written, or a damaged one, is compiled afresh (and the
     /// damage replaced); another profile gets its own entry.
@@ -360,7 +390,9 @@ mod tests {
         );
         let fresh = compile(&p).unwrap();
         let first = compile_cached(&p, Some(&root)).unwrap();
-        assert_eq!(first, fresh);
+        assert_eq!(first.plan, fresh);
+        assert!(!root.join(CACHE_DIR).exists(), "nothing kept before keep()");
+        first.keep();
         let dir = root.join(CACHE_DIR);
         let entry = dir.join(format!("{}.bpf", cache_key(&p)));
         assert_eq!(
@@ -377,31 +409,28 @@ mod tests {
             flags: 0,
         };
         std::fs::write(&entry, encode_entry(&planted)).unwrap();
-        assert_eq!(compile_cached(&p, Some(&root)).unwrap(), planted);
+        assert_eq!(cached(&p, &root), planted);
         // Writable by others: not trusted, compiled afresh and stored again.
         std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o666)).unwrap();
-        assert_eq!(compile_cached(&p, Some(&root)).unwrap(), fresh);
+        assert_eq!(cached(&p, &root), fresh);
         assert_eq!(
             std::fs::metadata(&entry).unwrap().permissions().mode() & 0o777,
             0o600
         );
         // Damaged: compiled afresh.
         std::fs::write(&entry, b"bvsecc01\0\0\0\0abc").unwrap();
-        assert_eq!(compile_cached(&p, Some(&root)).unwrap(), fresh);
+        assert_eq!(cached(&p, &root), fresh);
         // The directory writable by others: nothing in it is used.
         std::fs::write(&entry, encode_entry(&planted)).unwrap();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-        assert_eq!(compile_cached(&p, Some(&root)).unwrap(), fresh);
+        assert_eq!(cached(&p, &root), fresh);
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
         // Another profile, another key.
         let q = sec(
             r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["uname"],"action":"SCMP_ACT_ERRNO"}]}"#,
         );
         assert_ne!(cache_key(&q), cache_key(&p));
-        assert_eq!(
-            compile_cached(&q, Some(&root)).unwrap(),
-            compile(&q).unwrap()
-        );
+        assert_eq!(cached(&q, &root), compile(&q).unwrap());
         let _ = std::fs::remove_dir_all(&root);
     }
 
