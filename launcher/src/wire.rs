@@ -371,18 +371,38 @@ mod hex_bytes {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let s = String::deserialize(d)?;
-        if s.len() % 2 != 0 {
-            return Err(D::Error::custom("hex string of odd length"));
+        decode(s.as_bytes()).ok_or_else(|| D::Error::custom("not lowercase hex of even length"))
+    }
+
+    /// 16 for a byte that is not a lowercase hex digit.
+    const VALUE: [u8; 256] = {
+        let mut t = [16u8; 256];
+        let mut i = 0;
+        while i < 10 {
+            t[b'0' as usize + i] = i as u8;
+            i += 1;
         }
-        let digit = |c: u8| match c {
-            b'0'..=b'9' => Ok(c - b'0'),
-            b'a'..=b'f' => Ok(c - b'a' + 10),
-            _ => Err(D::Error::custom("not a lowercase hex digit")),
-        };
-        s.as_bytes()
-            .chunks(2)
-            .map(|p| Ok(digit(p[0])? << 4 | digit(p[1])?))
-            .collect()
+        let mut i = 0;
+        while i < 6 {
+            t[b'a' as usize + i] = 10 + i as u8;
+            i += 1;
+        }
+        t
+    };
+
+    fn decode(hex: &[u8]) -> Option<Vec<u8>> {
+        if !hex.len().is_multiple_of(2) {
+            return None;
+        }
+        let mut out = Vec::with_capacity(hex.len() / 2);
+        for pair in hex.chunks_exact(2) {
+            let (hi, lo) = (VALUE[pair[0] as usize], VALUE[pair[1] as usize]);
+            if (hi | lo) >= 16 {
+                return None;
+            }
+            out.push(hi << 4 | lo);
+        }
+        Some(out)
     }
 }
 
