@@ -54,6 +54,9 @@ fn parse_args() -> Result<RawFd, String> {
 fn launch(control: RawFd) -> i32 {
     let mut rep = Reporter::new(control);
     let plan = match rep.step(1, "verify", || {
+        // Non-dumpable before any host fd arrives: no process can ptrace us or open our /proc
+        // files while we hold them. execve of the workload resets it.
+        sys::prctl(libc::PR_SET_DUMPABLE, 0, "prctl PR_SET_DUMPABLE")?;
         let (plan_fd, digest) = receive(control)?;
         verify(plan_fd, &digest)
     }) {
@@ -89,6 +92,10 @@ fn receive(control: RawFd) -> SysResult<(RawFd, String)> {
             return sys::fail(e, libc::EBADMSG);
         }
     };
+    if h.targets.contains(&control) {
+        fds.iter().for_each(|&fd| sys::close(fd));
+        return sys::fail("a handed-over fd targets the control socket", libc::EBADMSG);
+    }
     sys::place_fds(&fds, &h.targets)?;
     if !h.targets.contains(&h.plan_fd) {
         return sys::fail(
@@ -109,9 +116,6 @@ fn verify(plan_fd: RawFd, digest: &str) -> SysResult<LaunchPlan> {
     })?;
     sys::close(plan_fd);
     sys::ensure_single_threaded()?;
-    // Non-dumpable: no process in the container can ptrace us or open our /proc files while we
-    // hold host fds. execve of the workload resets it.
-    sys::prctl(libc::PR_SET_DUMPABLE, 0, "prctl PR_SET_DUMPABLE")?;
     close_unnamed_fds(&plan)?;
     Ok(plan)
 }
@@ -133,19 +137,17 @@ fn check_sealed(fd: RawFd) -> SysResult<()> {
 /// Keep stdio, the preserved fds (3..3+N, passed to the workload) and the fds the plan names
 /// (close-on-exec); close everything else: with close_range over the numbers between them
 /// (a dozen calls), not by listing /proc/self/fd and closing one by one (that listing and its
-/// ~60 fcntls were a fifth of the verify step); the listing stays for kernels before 5.9.
+/// ~60 fcntls were a fifth of the verify step); the listing stays for where close_range fails.
 fn close_unnamed_fds(plan: &LaunchPlan) -> SysResult<()> {
     let named = named_fds(plan);
     let preserved_end = 3 + plan.fds.preserve_fds as RawFd;
     let mut keep: Vec<RawFd> = (3..preserved_end).chain(named.iter().copied()).collect();
     keep.sort_unstable();
     keep.dedup();
-    match sys::close_ranges(&unnamed_ranges(&keep)) {
-        Ok(()) => {}
-        Err(e) if e.errno == libc::ENOSYS => {
-            return close_unnamed_fds_listed(&named, preserved_end)
-        }
-        Err(e) => return Err(e),
+    // Any refusal (ENOSYS before 5.9, or EPERM from a seccomp filter bvisor itself runs
+    // under) falls back to the listing; a range partly closed before it failed is harmless.
+    if sys::close_ranges(&unnamed_ranges(&keep)).is_err() {
+        return close_unnamed_fds_listed(&named, preserved_end);
     }
     // Only those open: a preserved or named number may hold nothing.
     let set = |fd: RawFd, on: bool| match sys::set_cloexec(fd, on) {

@@ -15,7 +15,9 @@ pub const CONTROL_FD_ARG: &str = "--control-fd";
 /// The runtime starts the launcher as soon as the config is admitted and the id claimed, so
 /// the launcher's own start (exec, libc) overlaps the runtime's making of cgroups and the plan;
 /// the plan and the fds it names follow in this message. The digest travels apart from the
-/// plan (bytes here, the plan in its sealed memfd), so a swapped or altered memfd is caught.
+/// plan (bytes here, the plan in its sealed memfd) but from the same sender on a private
+/// socketpair: it catches a plan that is not the one the runtime built (a mix-up of memfds,
+/// a truncated read); the seals and the socketpair are what keep anyone else's plan out.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Handover {
     /// blake3 of the plan memfd's contents, hex.

@@ -93,11 +93,6 @@ pub fn compile(s: &LinuxSeccomp) -> Result<bvisor_launcher::SeccompPlan, LaunchE
     let mut ctx = ScmpFilterContext::new(default).map_err(lib("linux.seccomp.defaultAction"))?;
     // no_new_privs is the launcher's own step (it reports it); libseccomp must not set it.
     ctx.set_ctl_nnp(false).map_err(lib("linux.seccomp"))?;
-    // A binary tree of syscall numbers instead of a list (libseccomp ≥ 2.5): the same rules,
-    // 1408 instructions instead of 1125 for containers-common's default profile, but the
-    // kernel attaches it in 0.29 ms instead of 0.6 (its JIT converges in fewer passes; measured
-    // by loading both programs 50 times each), and a syscall walks log(n) comparisons, not n.
-    ctx.set_ctl_optimize(2).map_err(lib("linux.seccomp"))?;
     for (i, a) in s.architectures().iter().flatten().enumerate() {
         let field = format!("linux.seccomp.architectures[{i}]");
         let name = json_name(a);
@@ -127,6 +122,7 @@ pub fn compile(s: &LinuxSeccomp) -> Result<bvisor_launcher::SeccompPlan, LaunchE
             "seccomp user notification is not supported",
         );
     }
+    let mut rules = 0;
     for (i, rule) in s.syscalls().iter().flatten().enumerate() {
         let field = format!("linux.seccomp.syscalls[{i}]");
         let act = action(
@@ -155,13 +151,26 @@ pub fn compile(s: &LinuxSeccomp) -> Result<bvisor_launcher::SeccompPlan, LaunchE
             };
             ctx.add_rule_conditional(act, sc, &conds)
                 .map_err(lib(&format!("{field} ({name})")))?;
+            rules += 1;
         }
+    }
+    // A binary tree of syscall numbers instead of a list (libseccomp ≥ 2.5): the same rules,
+    // 1408 instructions instead of 1125 for containers-common's default profile, but the
+    // kernel attaches it in 0.29 ms instead of 0.6 (its JIT converges in fewer passes; measured
+    // by loading both programs 50 times each), and a syscall walks log(n) comparisons, not n.
+    // Not for a handful of rules: libseccomp before 2.5.4 lost the default action of a tree
+    // without rules (its issue 370; runc draws the same line), and a short list gains nothing.
+    if rules >= TREE_MIN_RULES {
+        ctx.set_ctl_optimize(2).map_err(lib("linux.seccomp"))?;
     }
     Ok(bvisor_launcher::SeccompPlan {
         bpf: export(&ctx)?,
         flags,
     })
 }
+
+/// Rules from which the program is compiled to a binary tree.
+const TREE_MIN_RULES: usize = 8;
 
 /// Where compiled programs are kept, under the state root: a name no container id can take
 /// (ids have no `@`), so `list`, `delete` and a create never meet it as a container.
@@ -170,8 +179,12 @@ pub const CACHE_DIR: &str = "@seccomp";
 /// At most this many programs are kept; storing one more empties the cache first.
 const CACHE_MAX: usize = 64;
 
-/// Bumped when the cache file's layout or what the key covers changes.
-const CACHE_MAGIC: &[u8; 8] = b"bvsecc02";
+/// Bumped when the cache file's layout, what the key covers, or how [`compile`] turns a profile
+/// into a program changes (the key also carries bvisor's version, for upgrades).
+const CACHE_MAGIC: &[u8; 8] = b"bvsecc03";
+
+/// The largest program kept or read: the kernel's BPF_MAXINSNS (4096) instructions.
+const CACHE_MAX_BPF: usize = 4096 * 8;
 
 /// A compiled filter, and where to keep it if it was compiled now.
 #[derive(Debug)]
@@ -230,9 +243,11 @@ fn cache_key(s: &LinuxSeccomp) -> String {
     h.update(CACHE_MAGIC);
     h.update(
         format!(
-            "{v:?} {:?} {}\0",
+            "{v:?} api {} {:?} {} bvisor {}\0",
+            libseccomp::get_api(),
             ScmpArch::native(),
-            std::env::consts::ARCH
+            std::env::consts::ARCH,
+            env!("CARGO_PKG_VERSION"),
         )
         .as_bytes(),
     );
@@ -252,36 +267,57 @@ fn cache_read(
     dir: &std::path::Path,
     path: &std::path::Path,
 ) -> Option<bvisor_launcher::SeccompPlan> {
-    use std::os::unix::fs::OpenOptionsExt;
-    if !std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir() && trusted(&m)) {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::os::unix::ffi::OsStrExt;
+    // The directory is checked through the fd the entry is then opened from, so what was
+    // checked is what is read.
+    let c = |p: &std::path::Path| std::ffi::CString::new(p.as_os_str().as_bytes()).ok();
+    let (cdir, name) = (c(dir)?, c(std::path::Path::new(path.file_name()?))?);
+    let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    // SAFETY: a valid C string; the fd is owned below.
+    let d = unsafe { libc::open(cdir.as_ptr(), flags | libc::O_DIRECTORY) };
+    // SAFETY: a fresh fd we own (or -1, refused first).
+    let d = (d >= 0).then(|| unsafe { OwnedFd::from_raw_fd(d) })?;
+    let dmeta = std::fs::File::from(d.try_clone().ok()?).metadata().ok()?;
+    if !dmeta.is_dir() || !trusted(&dmeta) {
         return None;
     }
-    let mut f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-        .ok()?;
+    // SAFETY: a directory fd we own and a valid C string.
+    let f = unsafe { libc::openat(std::os::fd::AsRawFd::as_raw_fd(&d), name.as_ptr(), flags) };
+    // SAFETY: a fresh fd we own (or -1, refused first).
+    let mut f = std::fs::File::from((f >= 0).then(|| unsafe { OwnedFd::from_raw_fd(f) })?);
     let meta = f.metadata().ok()?;
-    if !meta.is_file() || !trusted(&meta) {
+    if !meta.is_file() || !trusted(&meta) || meta.len() > (ENTRY_HEADER + CACHE_MAX_BPF) as u64 {
         return None;
     }
-    let mut bytes = Vec::new();
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
     f.read_to_end(&mut bytes).ok()?;
     decode_entry(&bytes)
 }
 
+/// magic, flags (4 bytes, little-endian), blake3 of the program (32 bytes), the program.
+const ENTRY_HEADER: usize = 8 + 4 + 32;
+
 fn encode_entry(plan: &bvisor_launcher::SeccompPlan) -> Vec<u8> {
-    let mut v = Vec::with_capacity(12 + plan.bpf.len());
+    let mut v = Vec::with_capacity(ENTRY_HEADER + plan.bpf.len());
     v.extend_from_slice(CACHE_MAGIC);
     v.extend_from_slice(&plan.flags.to_le_bytes());
+    v.extend_from_slice(blake3::hash(&plan.bpf).as_bytes());
     v.extend_from_slice(&plan.bpf);
     v
 }
 
+/// The entry's program, if the entry is whole: a torn or damaged file (no fsync: see
+/// `sys::write_atomic`) is compiled afresh, never loaded.
 fn decode_entry(bytes: &[u8]) -> Option<bvisor_launcher::SeccompPlan> {
     let rest = bytes.strip_prefix(CACHE_MAGIC)?;
-    let (flags, bpf) = rest.split_first_chunk::<4>()?;
-    (!bpf.is_empty() && bpf.len().is_multiple_of(8)).then(|| bvisor_launcher::SeccompPlan {
+    let (flags, rest) = rest.split_first_chunk::<4>()?;
+    let (sum, bpf) = rest.split_first_chunk::<32>()?;
+    let whole = !bpf.is_empty()
+        && bpf.len().is_multiple_of(8)
+        && bpf.len() <= CACHE_MAX_BPF
+        && blake3::hash(bpf).as_bytes() == sum;
+    whole.then(|| bvisor_launcher::SeccompPlan {
         bpf: bpf.to_vec(),
         flags: u32::from_le_bytes(*flags),
     })
@@ -303,6 +339,9 @@ fn cache_store(
         return Err(std::io::Error::other(
             "not a directory of ours that only we can write",
         ));
+    }
+    if plan.bpf.len() > CACHE_MAX_BPF {
+        return Err(std::io::Error::other("program larger than BPF_MAXINSNS"));
     }
     let entries: Vec<_> = std::fs::read_dir(dir)?.flatten().collect();
     if entries.len() >= CACHE_MAX {
@@ -423,7 +462,12 @@ mod tests {
             0o600
         );
         // Damaged: compiled afresh.
-        std::fs::write(&entry, b"bvsecc02\0\0\0\0abc").unwrap();
+        std::fs::write(&entry, b"bvsecc03\0\0\0\0abc").unwrap();
+        assert_eq!(cached(&p, &root), fresh);
+        // Whole in shape, wrong in content (a flipped bit): its checksum says so.
+        let mut flipped = encode_entry(&fresh);
+        *flipped.last_mut().unwrap() ^= 1;
+        std::fs::write(&entry, &flipped).unwrap();
         assert_eq!(cached(&p, &root), fresh);
         // The directory writable by others: nothing in it is used.
         std::fs::write(&entry, encode_entry(&planted)).unwrap();

@@ -277,6 +277,7 @@ impl StateDir {
     /// [`StateDir::save`] with the config already serialized by [`config_json`]: `create`
     /// saves three times and the config (a seccomp profile included) is most of the file.
     pub fn save_with(&self, s: &State, config: &RawValue) -> Result<(), StateError> {
+        debug_assert_eq!(config_json(&s.config).get(), config.get(), "config changed");
         let p = self.dir.join(STATE_FILE);
         let bytes = serde_json::to_vec(&Saved::of(s, config)).expect("state serializes");
         sys::write_atomic(&p, &bytes).map_err(io_err(&p))?;

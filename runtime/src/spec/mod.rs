@@ -149,7 +149,9 @@ pub fn parse(bytes: &[u8], bundle: PathBuf, path: &Path) -> Result<LoadedSpec, S
     Ok(loaded)
 }
 
-/// `process.landlock` of a config, as JSON; every other property is skipped.
+/// `process.landlock` of a config that has the property, as JSON, `null` included (the
+/// planner refuses a null ruleset by field rather than treating it as absent); every other
+/// property is skipped.
 fn landlock_of(bytes: &[u8]) -> serde_json::Result<Option<serde_json::Value>> {
     #[derive(serde::Deserialize)]
     struct Config {
@@ -157,10 +159,11 @@ fn landlock_of(bytes: &[u8]) -> serde_json::Result<Option<serde_json::Value>> {
     }
     #[derive(serde::Deserialize)]
     struct ProcessExt {
-        landlock: Option<serde_json::Value>,
+        #[serde(default)]
+        landlock: serde_json::Value,
     }
     let c: Config = serde_json::from_slice(bytes)?;
-    Ok(c.process.and_then(|p| p.landlock))
+    Ok(c.process.map(|p| p.landlock))
 }
 
 /// A path serde_ignored reports, as bvisor writes JSON paths ([`key_path`], [`index_path`]).
@@ -296,6 +299,15 @@ mod tests {
             l.landlock,
             Some(serde_json::json!({"ruleset": {"handledAccessFS": ["execute"]}}))
         );
+        // Present but null: kept as null, for the planner to refuse by field (not as absent).
+        let null = parse_str(&format!("{{{MINIMAL}}}").replacen(
+            r#""cwd":"/""#,
+            r#""cwd":"/","landlock":null"#,
+            1,
+        ))
+        .unwrap();
+        assert_eq!(null.landlock, Some(serde_json::Value::Null));
+        assert_eq!(null.unknown, vec!["process.landlock"]);
         let e = parse_str(&format!("{{{MINIMAL}}} trailing")).unwrap_err();
         assert!(e.to_string().contains("trailing characters"), "{e}");
     }
