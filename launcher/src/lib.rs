@@ -4,6 +4,7 @@
 //! The runtime depends on this library; the launcher never depends on the runtime. Everything the
 //! launcher will do is in a [`LaunchPlan`]: it looks nothing up in the OCI config itself.
 
+pub mod fdpass;
 pub mod hook;
 pub mod wire;
 

@@ -456,31 +456,10 @@ pub fn place_fds(fds: &[RawFd], targets: &[RawFd]) -> SysResult<()> {
 
 /// Send `fd` over a unix socket with SCM_RIGHTS.
 pub fn send_fd(sock: RawFd, fd: RawFd) -> SysResult<()> {
-    let mut data = *b"pty";
-    let mut iov = libc::iovec {
-        iov_base: data.as_mut_ptr() as *mut libc::c_void,
-        iov_len: data.len(),
-    };
-    // SAFETY: CMSG_SPACE is a pure computation.
-    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
-    let mut cbuf = vec![0u8; space];
-    // SAFETY: msghdr is plain data; zeroed is a valid empty header.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
-    msg.msg_controllen = space;
-    // SAFETY: the control buffer is CMSG_SPACE bytes, enough for one header with one fd.
-    unsafe {
-        let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        (*cmsg).cmsg_level = libc::SOL_SOCKET;
-        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
-        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg) as *mut RawFd, fd);
-    }
-    // SAFETY: msg points at live buffers.
-    let r = unsafe { libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) };
-    check(r as i64, || "send pty master to console socket".into()).map(|_| ())
+    bvisor_launcher::fdpass::send_with_fds(sock, b"pty", &[fd]).map_err(|e| SysError {
+        what: "send pty master to console socket".into(),
+        errno: e.raw_os_error().unwrap_or(libc::EIO),
+    })
 }
 
 #[repr(C)]

@@ -455,22 +455,16 @@ mod tests {
         let mut st = rich_state("c1");
         d.save(&st).unwrap();
         assert_eq!(d.load().unwrap().pid, 42);
+        let file = d.dir.join(STATE_FILE);
+        let remembered = || last_known(&file, &std::fs::read(&file).unwrap()).is_some();
         // Saved not ready: nothing remembered, and the parse gives the same state.
         st.ready = false;
         d.save(&st).unwrap();
-        assert!(last_known(
-            &d.dir.join(STATE_FILE),
-            &std::fs::read(d.dir.join(STATE_FILE)).unwrap()
-        )
-        .is_none());
+        assert!(!remembered());
         assert!(!d.load().unwrap().ready);
         st.ready = true;
         d.save(&st).unwrap();
-        assert!(last_known(
-            &d.dir.join(STATE_FILE),
-            &std::fs::read(d.dir.join(STATE_FILE)).unwrap()
-        )
-        .is_some());
+        assert!(remembered());
         // Another process rewrites it (as a later create of the same id would).
         st.pid = 43;
         let bytes = serde_json::to_vec(&st).unwrap();
