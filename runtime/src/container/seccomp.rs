@@ -267,25 +267,17 @@ fn cache_read(
     dir: &std::path::Path,
     path: &std::path::Path,
 ) -> Option<bvisor_launcher::SeccompPlan> {
-    use std::os::fd::{FromRawFd, OwnedFd};
-    use std::os::unix::ffi::OsStrExt;
-    // The directory is checked through the fd the entry is then opened from, so what was
-    // checked is what is read.
-    let c = |p: &std::path::Path| std::ffi::CString::new(p.as_os_str().as_bytes()).ok();
-    let (cdir, name) = (c(dir)?, c(std::path::Path::new(path.file_name()?))?);
-    let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
-    // SAFETY: a valid C string; the fd is owned below.
-    let d = unsafe { libc::open(cdir.as_ptr(), flags | libc::O_DIRECTORY) };
-    // SAFETY: a fresh fd we own (or -1, refused first).
-    let d = (d >= 0).then(|| unsafe { OwnedFd::from_raw_fd(d) })?;
-    let dmeta = std::fs::File::from(d.try_clone().ok()?).metadata().ok()?;
+    use std::os::fd::AsRawFd;
+    // The directory is checked through the fd the entry is then opened from (inside it, no
+    // symlink out), so what was checked is what is read.
+    let d = crate::sys::open_raw(dir, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW);
+    let d = std::fs::File::from(d.ok()?);
+    let dmeta = d.metadata().ok()?;
     if !dmeta.is_dir() || !trusted(&dmeta) {
         return None;
     }
-    // SAFETY: a directory fd we own and a valid C string.
-    let f = unsafe { libc::openat(std::os::fd::AsRawFd::as_raw_fd(&d), name.as_ptr(), flags) };
-    // SAFETY: a fresh fd we own (or -1, refused first).
-    let mut f = std::fs::File::from((f >= 0).then(|| unsafe { OwnedFd::from_raw_fd(f) })?);
+    let name = path.file_name()?.to_str()?;
+    let mut f = std::fs::File::from(crate::sys::open_in_root(d.as_raw_fd(), name).ok()?);
     let meta = f.metadata().ok()?;
     if !meta.is_file() || !trusted(&meta) || meta.len() > (ENTRY_HEADER + CACHE_MAX_BPF) as u64 {
         return None;
@@ -468,6 +460,12 @@ mod tests {
         let mut flipped = encode_entry(&fresh);
         *flipped.last_mut().unwrap() ^= 1;
         std::fs::write(&entry, &flipped).unwrap();
+        assert_eq!(cached(&p, &root), fresh);
+        // A symlink to a planted program outside the cache: not followed out of it.
+        let outside = root.join("planted.bpf");
+        std::fs::write(&outside, encode_entry(&planted)).unwrap();
+        std::fs::remove_file(&entry).unwrap();
+        std::os::unix::fs::symlink(&outside, &entry).unwrap();
         assert_eq!(cached(&p, &root), fresh);
         // The directory writable by others: nothing in it is used.
         std::fs::write(&entry, encode_entry(&planted)).unwrap();
