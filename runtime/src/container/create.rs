@@ -279,15 +279,7 @@ fn build_and_launch(
         Some((_, fd)) => Some(lay.add(fd.as_raw_fd())?),
         None => None,
     };
-    let seccomp = match st
-        .config
-        .linux()
-        .as_ref()
-        .and_then(|l| l.seccomp().as_ref())
-    {
-        Some(s) => Some(super::seccomp::compile_cached(s, Some(&o.root))?),
-        None => None,
-    };
+    let seccomp = super::seccomp::of_spec(&st.config, Some(&o.root))?;
     let mut plan = launch::build(Inputs {
         id: &o.id,
         spec: &st.config,

@@ -94,15 +94,7 @@ pub fn build_offline(
         new_keyring: true,
         joining: false,
         landlock: None,
-        seccomp: match loaded
-            .spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.seccomp().as_ref())
-        {
-            Some(s) => Some(super::seccomp::compile(s)?),
-            None => None,
-        },
+        seccomp: super::seccomp::of_spec(&loaded.spec, None)?.map(|c| c.plan),
     })
 }
 

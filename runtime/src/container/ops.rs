@@ -381,10 +381,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     }
     lay.add_cgroups(&procs, &mut fds)?;
     let join_targets = fds.join.clone();
-    let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-        Some(s) => Some(super::seccomp::compile_cached(s, Some(&o.root))?),
-        None => None,
-    };
+    let seccomp = super::seccomp::of_spec(&spec, Some(&o.root))?;
     let mut plan = launch::build(Inputs {
         id: &o.id,
         spec: &spec,

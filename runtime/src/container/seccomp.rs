@@ -207,6 +207,17 @@ impl Compiled {
     }
 }
 
+/// `linux.seccomp` of `spec`, compiled through [`compile_cached`] (none: the config has none).
+pub fn of_spec(
+    spec: &oci_spec::runtime::Spec,
+    state_root: Option<&std::path::Path>,
+) -> Result<Option<Compiled>, LaunchError> {
+    match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        Some(s) => compile_cached(s, state_root).map(Some),
+        None => Ok(None),
+    }
+}
+
 /// [`compile`], through a cache of compiled programs in `state_root` when one is given.
 ///
 /// libseccomp needs 10–15 ms here for a Docker-sized profile (containers-common's default,
