@@ -14,8 +14,10 @@ use bvisor_launcher::{Command as LauncherCommand, Handover, LaunchPlan, Report};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
-/// Launcher fds are first duplicated up here (close-on-exec), then placed at their final
-/// numbers in the child just before exec; targets stay below, so the two never collide.
+/// Launcher fds are first duplicated up here (close-on-exec). Those the launcher starts with
+/// (stdio, its control socket) are then placed at their final numbers in the child just before
+/// exec, targets staying below so the two never collide; those that follow in the handover
+/// travel by SCM_RIGHTS with their numbers, the copy keeping them open until it is sent.
 /// 1024, or half the soft RLIMIT_NOFILE where that is lower (an unprivileged shell often has
 /// exactly 1024, and F_DUPFD fails with EINVAL at or above the limit).
 fn staging_min() -> RawFd {
