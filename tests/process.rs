@@ -246,3 +246,77 @@ fn no_new_privileges_set() {
         h.delete_force(&c.id);
     }
 }
+
+/// CPUs of a `Cpus_allowed_list` value such as `0-1,3`.
+fn cpu_list(text: &str) -> Vec<usize> {
+    let mut cpus = Vec::new();
+    for part in text.trim().split(',').filter(|p| !p.is_empty()) {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let (a, b): (usize, usize) = (a.trim().parse().unwrap(), b.trim().parse().unwrap());
+        cpus.extend(a..=b);
+    }
+    cpus
+}
+
+/// The `Cpus_allowed_list` a container's workload prints for itself.
+fn workload_cpus(out: &str) -> Vec<usize> {
+    let line = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .unwrap_or_else(|| panic!("no Cpus_allowed_list in {out:?}"));
+    cpu_list(line)
+}
+
+/// The workload may run on exactly the CPUs its caller may. bvisor keeps its launcher off the
+/// runtime's own CPU while both start (so they run side by side) and gives the launcher back
+/// the caller's CPUs before it clones the container: without that, the workload would inherit
+/// one CPU fewer. Control: a caller pinned to one CPU gets a workload pinned to that CPU, so
+/// the list read inside is the caller's, not simply the machine's.
+#[test]
+fn the_workload_runs_on_its_callers_cpus() {
+    if !require_root() {
+        return;
+    }
+    let h = Harness::new("callers_cpus");
+    let mine = cpu_list(&status_field(std::process::id() as i32, "Cpus_allowed_list").unwrap());
+    let mut b = h.bundle();
+    b.sh("grep Cpus_allowed_list /proc/self/status");
+    assert_eq!(workload_cpus(&h.output_of(&b, "all")), mine);
+    if mine.len() < 2 {
+        eprintln!("note: this caller may use one CPU only, so the launcher was never moved");
+    }
+
+    let one = *mine.last().unwrap();
+    b.save();
+    let id = h.id("pinned");
+    let mut cmd = std::process::Command::new(bvisor_bin());
+    cmd.arg("--root")
+        .arg(&h.root)
+        .args(["run", "--bundle"])
+        .arg(&b.dir)
+        .arg(&id)
+        .stdin(std::process::Stdio::null());
+    // SAFETY: only async-signal-safe calls (CPU_SET on a local set, sched_setaffinity) between
+    // fork and exec.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(move || {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(one, &mut set);
+            if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().expect("run bvisor pinned to one CPU");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        workload_cpus(&String::from_utf8_lossy(&out.stdout)),
+        vec![one]
+    );
+}

@@ -306,6 +306,73 @@ pub fn dup_above(fd: RawFd, min: RawFd) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(n as RawFd) })
 }
 
+/// A set of CPUs, as sched_getaffinity and sched_setaffinity take it.
+#[derive(Clone, Copy)]
+pub struct CpuSet(libc::cpu_set_t);
+
+impl CpuSet {
+    /// The CPUs `pid` (0: this thread) may run on.
+    pub fn of(pid: i32) -> io::Result<CpuSet> {
+        // SAFETY: an all-zero cpu_set_t is the empty set.
+        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        // SAFETY: set is a valid out pointer of the size given.
+        cvt(unsafe {
+            libc::sched_getaffinity(pid, std::mem::size_of::<libc::cpu_set_t>(), &mut set)
+        } as i64)?;
+        Ok(CpuSet(set))
+    }
+
+    /// Let `pid` (0: this thread) run on these CPUs only.
+    pub fn apply(&self, pid: i32) -> io::Result<()> {
+        // SAFETY: self.0 is a valid cpu_set_t of the size given.
+        cvt(
+            unsafe { libc::sched_setaffinity(pid, std::mem::size_of::<libc::cpu_set_t>(), &self.0) }
+                as i64,
+        )
+        .map(|_| ())
+    }
+
+    /// The set of `cpus` (those past CPU_SETSIZE left out).
+    pub fn from_cpus(cpus: &[usize]) -> CpuSet {
+        // SAFETY: an all-zero cpu_set_t is the empty set.
+        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        for &c in cpus.iter().filter(|&&c| c < SETSIZE) {
+            // SAFETY: c is below CPU_SETSIZE, inside the set.
+            unsafe { libc::CPU_SET(c, &mut set) };
+        }
+        CpuSet(set)
+    }
+
+    fn has(&self, cpu: usize) -> bool {
+        // SAFETY: cpu is below CPU_SETSIZE, inside the set.
+        cpu < SETSIZE && unsafe { libc::CPU_ISSET(cpu, &self.0) }
+    }
+
+    pub fn cpus(&self) -> Vec<usize> {
+        (0..SETSIZE).filter(|&c| self.has(c)).collect()
+    }
+
+    /// This set without `cpu`; None when `cpu` is not in it or is all of it.
+    pub fn without(&self, cpu: usize) -> Option<CpuSet> {
+        if !self.has(cpu) {
+            return None;
+        }
+        let mut rest = *self;
+        // SAFETY: has() checked cpu is below CPU_SETSIZE.
+        unsafe { libc::CPU_CLR(cpu, &mut rest.0) };
+        (0..SETSIZE).any(|c| rest.has(c)).then_some(rest)
+    }
+}
+
+const SETSIZE: usize = libc::CPU_SETSIZE as usize;
+
+/// The CPU this thread is running on right now.
+pub fn current_cpu() -> Option<usize> {
+    // SAFETY: no arguments; -1 on failure.
+    let c = unsafe { libc::sched_getcpu() };
+    usize::try_from(c).ok()
+}
+
 /// Start `path` with `argv` and an empty environment, with each `(from, to)` of `moves`
 /// dup2'd into place in the child, SIGPIPE back to its default and no blocked signals. Returns
 /// the child's pid once it has exec'd (or the exec's error).
@@ -712,6 +779,16 @@ pub fn attach_device_program(cgroup: &Path, insns: &[u8]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cpu_set_without_one_cpu_keeps_the_others_and_is_never_empty() {
+        let set = CpuSet::from_cpus(&[0, 1, 5]);
+        assert_eq!(set.without(1).map(|s| s.cpus()), Some(vec![0, 5]));
+        // Not in the set, out of range, or the last one: nothing to move to.
+        assert!(set.without(2).is_none());
+        assert!(set.without(libc::CPU_SETSIZE as usize).is_none());
+        assert!(CpuSet::from_cpus(&[3]).without(3).is_none());
+    }
 
     /// The overlay view of a binary reads as the file (also when reached through a symlink, from
     /// a directory whose name has overlayfs's separator and escape in it, and with a file of the
