@@ -20,6 +20,11 @@
 #   BVISOR_BIN           the bvisor to measure (default target/dist/bvisor, the release
 #                        binaries as lib.sh's build_dist makes them: all three static,
 #                        side by side)
+#   BENCH_ROOT_FS        where the runtimes' --root directories live: tmpfs (default; a
+#                        directory under /dev/shm, as a standard system's /run is a tmpfs,
+#                        where runc, crun and bvisor keep their state by default) or disk (under
+#                        the work directory: on this machine /run and /tmp are the root ext4
+#                        file system, and each state write then costs a journal update)
 #   BENCH_GAP_MS         idle time before every timed run (default 50; 0 = back to back). Why:
 #                        the first write to a v1 cgroup.procs waits for an RCU grace period
 #                        (≈ 8–16 ms here) unless another migration happened in the last ≈ 15 ms.
@@ -94,7 +99,7 @@ rt_bin() {
     *) die "unknown runtime $1" ;;
   esac
 }
-rt_root() { echo "$WORK/root/$1"; }
+rt_root() { echo "$ROOTS/$1"; }
 
 # RT ARGS...: the runtime with its private --root.
 rt() {
@@ -547,6 +552,9 @@ cleanup() {
     remove_our_cgroups
     rm -rf --one-file-system "$WORK"
   fi
+  if [ -n "${ROOTS:-}" ] && [ "${ROOTS#"$WORK"/}" = "$ROOTS" ] && [ -d "$ROOTS" ]; then
+    rm -rf --one-file-system "$ROOTS"
+  fi
   exit "$rc"
 }
 
@@ -699,6 +707,7 @@ write_report() {
     echo "One run, one machine, one bundle (busybox-static rootfs, \`runc spec\` config with args"
     echo "[\"/bin/true\"], terminal false$( [ -s "$WORK/removed-fields" ] && printf '; removed because bvisor refused them: %s' "$(tr '\n' ' ' < "$WORK/removed-fields")")), every runtime with a private --root, all in one private"
     echo "mount namespace with /sys/fs/cgroup/unified unmounted (crun refuses the hybrid layout)."
+    echo "Every --root is on $ROOTS_FS (BENCH_ROOT_FS)."
     echo "The bundle adds containers-common's default seccomp profile and the cgroup namespace to"
     echo "\`runc spec\`'s config (lib.sh's bench_bundle); bvisor's plan of it holds: $(cat "$WORK/confinement" 2>/dev/null)."
     echo "hyperfine $(hyperfine --version | awk '{print $2}'): $RUNS timed runs per figure in $ROUNDS rounds that rotate through the runtimes"
@@ -811,11 +820,21 @@ outer_main() {
 
   PREFIX=bench$$-
   WORK=$(mktemp -d "${TMPDIR:-/tmp}/bvisor-bench.XXXXXX")
-  export PREFIX WORK
+  case ${BENCH_ROOT_FS:-tmpfs} in
+    tmpfs)
+      [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] || die "/dev/shm is not a tmpfs: set BENCH_ROOT_FS=disk"
+      ROOTS=$(mktemp -d /dev/shm/bvisor-bench-roots.XXXXXX)
+      ROOTS_FS="a tmpfs ($ROOTS), as /run is on a standard system" ;;
+    disk)
+      ROOTS=$WORK/root
+      ROOTS_FS="$(stat -f -c %T "$WORK") ($ROOTS)" ;;
+    *) die "BENCH_ROOT_FS: tmpfs or disk, not ${BENCH_ROOT_FS}" ;;
+  esac
+  export PREFIX WORK ROOTS ROOTS_FS
   trap cleanup EXIT
   trap 'exit 130' INT TERM
   chmod 755 "$WORK"
-  mkdir -p "$WORK/hf" "$WORK/times" "$WORK/ctr" "$WORK/root" "$RESULTS_ROOT"
+  mkdir -p "$WORK/hf" "$WORK/times" "$WORK/ctr" "$ROOTS" "$RESULTS_ROOT"
   CG_BEFORE=$WORK/cgroups.before
   cgroup_dirs > "$CG_BEFORE"
 
@@ -843,7 +862,7 @@ outer_main() {
     unshare -m --propagation private -- bash "$SELF" --inner || die "the measuring namespace failed (exit $?)"
   after=$(grep ' /sys/fs/cgroup/unified ' /proc/self/mountinfo || true)
   [ "$before" = "$after" ] || die "host mount table changed: /sys/fs/cgroup/unified '$before' -> '$after'"
-  ! grep -qF " $WORK/" /proc/self/mountinfo || die "mounts under $WORK leaked to the host"
+  ! grep -qF -e " $WORK/" -e " $ROOTS/" /proc/self/mountinfo || die "mounts under $WORK or $ROOTS leaked to the host"
   log "lanes took $((SECONDS - t1)) s"
 
 
