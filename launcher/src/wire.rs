@@ -363,12 +363,13 @@ mod hex_bytes {
 
     pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        let mut out = String::with_capacity(bytes.len() * 2);
+        // Bytes, not chars: String::push encodes each char as UTF-8.
+        let mut out = Vec::with_capacity(bytes.len() * 2);
         for b in bytes {
-            out.push(DIGITS[(b >> 4) as usize] as char);
-            out.push(DIGITS[(b & 15) as usize] as char);
+            out.push(DIGITS[(b >> 4) as usize]);
+            out.push(DIGITS[(b & 15) as usize]);
         }
-        s.serialize_str(&out)
+        s.serialize_str(std::str::from_utf8(&out).expect("hex digits are ASCII"))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {

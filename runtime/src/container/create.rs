@@ -147,8 +147,8 @@ pub fn create_loaded(o: &CreateOpts, dir: StateDir, loaded: spec::LoadedSpec) ->
         owner: owner(),
         ready: false,
         cgroups: CgroupSet::default(),
-        config: spec.clone(),
-        landlock: loaded.landlock.clone(),
+        config: std::sync::Arc::new(loaded.spec),
+        landlock: loaded.landlock,
     };
     // Serialized once for the three saves below.
     let config_json = super::state::config_json(&st.config);

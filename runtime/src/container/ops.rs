@@ -312,7 +312,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         }
     }
     // The new process is admitted like the init: the container's config with this process.
-    let mut spec = st.config.clone();
+    let mut spec = (*st.config).clone();
     spec.set_process(Some(o.process.clone()));
     let loaded = crate::spec::LoadedSpec {
         spec: spec.clone(),

@@ -102,8 +102,10 @@ pub struct State {
     /// `true` once the container has been fully created (launcher reached the exec fifo).
     pub ready: bool,
     pub cgroups: CgroupSet,
-    #[serde(deserialize_with = "crate::spec::de::spec")]
-    pub config: Spec,
+    /// Shared: [`LAST`] and the commands hand copies of the state around, and a default
+    /// seccomp profile makes the config a few hundred strings.
+    #[serde(deserialize_with = "crate::spec::de::shared_spec")]
+    pub config: std::sync::Arc<Spec>,
     /// `process.landlock` of the config (oci-spec's `Spec` cannot carry it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub landlock: Option<serde_json::Value>,
@@ -417,7 +419,7 @@ mod tests {
             owner: "root".into(),
             ready: true,
             cgroups: CgroupSet::default(),
-            config: loaded.spec,
+            config: loaded.spec.into(),
             landlock: Some(serde_json::json!({"handledAccessFs": ["execute"]})),
         }
     }

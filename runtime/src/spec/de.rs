@@ -29,6 +29,12 @@ pub fn spec<'de, D: Deserializer<'de>>(d: D) -> Result<Spec, D::Error> {
     SpecDef::deserialize(d).map(Spec::from)
 }
 
+/// [`spec`], shared: a container's state holds its config behind an `Arc`, so the copies of
+/// the state a command passes around (see `state::LAST`) do not copy the config.
+pub fn shared_spec<'de, D: Deserializer<'de>>(d: D) -> Result<std::sync::Arc<Spec>, D::Error> {
+    spec(d).map(std::sync::Arc::new)
+}
+
 /// A `Spec` that deserializes through [`SpecDef`], for `serde_path_to_error` and `from_*`.
 pub struct SpecDe(pub Spec);
 
