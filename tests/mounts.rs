@@ -3,7 +3,7 @@
 //! that do or do not reach the disk. Each deny check has a control without the confinement.
 
 use bvisor_tests::*;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -656,4 +656,89 @@ fn mount_propagation_applied() {
         "control: / should be private: {}",
         root.line
     );
+}
+
+/// Mounts at and under /sys/fs/cgroup in a container's mountinfo, read from the host.
+fn cgroup_tree_mounts(pid: i32) -> Vec<Mount> {
+    container_mounts(pid)
+        .into_iter()
+        .filter(|m| {
+            m.mount_point == "/sys/fs/cgroup" || m.mount_point.starts_with("/sys/fs/cgroup/")
+        })
+        .collect()
+}
+
+/// The workload tries to make a cgroup in /sys/fs/cgroup and in each directory under it (the
+/// container's own cgroup in each hierarchy), removing any it made: `made=DIR` or `refused=DIR`.
+const CGROUP_PROBE: &str = "for d in /sys/fs/cgroup /sys/fs/cgroup/*/; do \
+    if mkdir \"$d/bvisor-probe\" 2>/dev/null; then rmdir \"$d/bvisor-probe\"; echo made=$d; \
+    else echo refused=$d; fi; done";
+
+/// /sys/fs/cgroup is read-only all the way down, as its `ro` option asks: every mount at or
+/// under it is `ro` in the container's mountinfo (bvisor sets the flags of the whole tree with
+/// one recursive mount_setattr), and root inside cannot make a cgroup anywhere in it. Control:
+/// the same mount with `rw` is writable in the same places, so the refusals are the option's.
+#[test]
+fn the_cgroup_mount_is_read_only_all_the_way_down() {
+    if !require_root() {
+        return;
+    }
+    let h = Harness::new("cgroup_mount_ro");
+    let with_option = |opt: &str| {
+        let mut b = h.bundle();
+        let mounts = b.config["mounts"].as_array_mut().expect("mounts");
+        let cg = mounts
+            .iter_mut()
+            .find(|m| m["type"] == "cgroup")
+            .expect("the template mounts cgroup");
+        let mut options: Vec<Value> = cg["options"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|o| o != "ro" && o != "rw")
+            .collect();
+        options.push(json!(opt));
+        cg["options"] = json!(options);
+        b
+    };
+    let probe = |opt: &str| -> (Vec<Mount>, String) {
+        let mut b = with_option(opt);
+        b.sh(&format!("{CGROUP_PROBE}; echo probed=1; exec sleep 100"));
+        let c = h.start(&b, opt);
+        let out = poll(
+            "the probe's output",
+            std::time::Duration::from_secs(10),
+            || {
+                let o = c.create.stdout_now();
+                o.contains("probed=1").then_some(o)
+            },
+        );
+        let mounts = cgroup_tree_mounts(c.pid);
+        h.delete_force(&c.id);
+        (mounts, out)
+    };
+
+    let (mounts, out) = probe("ro");
+    // A tmpfs with a bind per hierarchy, or (cgroup2 and a cgroup namespace) one cgroup2 mount.
+    assert!(!mounts.is_empty(), "no mount at /sys/fs/cgroup");
+    for m in &mounts {
+        assert!(m.has_option("ro"), "not read-only: {}", m.line);
+    }
+    assert!(
+        !out.contains("made="),
+        "a cgroup was made under a ro mount:\n{out}"
+    );
+    let refused = out.matches("refused=").count();
+    assert!(refused >= 1, "{out}");
+
+    let (mounts, out) = probe("rw");
+    for m in &mounts {
+        assert!(m.has_option("rw"), "control: read-only: {}", m.line);
+    }
+    assert!(
+        !out.contains("refused="),
+        "control: refused under rw:\n{out}"
+    );
+    assert_eq!(out.matches("made=").count(), refused, "{out}");
 }

@@ -49,8 +49,12 @@ pub fn setup(plan: &LaunchPlan, control: RawFd, state: &mut String) -> SysResult
         return Ok(oom_fd);
     };
     let root = enter_rootfs(rootfs)?;
-    for m in &rootfs.mounts {
-        mount_one(root, m, rootfs.bind_devices)?;
+    for (i, m) in rootfs.mounts.iter().enumerate() {
+        if m.fstype == "remount" && m.recursive {
+            remount_tree(root, m, &rootfs.mounts[..i])?;
+        } else {
+            mount_one(root, m, rootfs.bind_devices)?;
+        }
     }
     if rootfs.default_devices {
         default_devices(root, rootfs)?;
@@ -198,6 +202,29 @@ fn mount_one(root: RawFd, m: &MountPlan, bind_devices: bool) -> SysResult<()> {
         r?;
     }
     Ok(())
+}
+
+/// Add `m.flags` to the mount at `m.destination` and to every mount beneath it: one
+/// mount_setattr(AT_RECURSIVE), or where the kernel lacks it (before 5.12), a remount of each
+/// mount the plan made there (`earlier`: the plan's mounts so far, the only ones beneath it).
+fn remount_tree(root: RawFd, m: &MountPlan, earlier: &[MountPlan]) -> SysResult<()> {
+    let t = sys::open_in_root(root, &m.destination, libc::O_PATH, 0)?;
+    let r = sys::mount_setattr_recursive(t, m.flags);
+    sys::close(t);
+    match r {
+        Err(e) if e.errno == libc::ENOSYS => {
+            let prefix = format!("{}/", m.destination.trim_end_matches('/'));
+            let beneath = earlier
+                .iter()
+                .filter(|e| e.fstype != "remount" && e.destination.starts_with(&prefix));
+            remount(root, &m.destination, m.flags)?;
+            for e in beneath {
+                remount(root, &e.destination, m.flags)?;
+            }
+            Ok(())
+        }
+        r => r,
+    }
 }
 
 /// Remount the mount at `path` (inside `root`) with `flags` added, keeping the flags the kernel

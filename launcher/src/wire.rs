@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use std::os::fd::RawFd;
 
 /// Bumped whenever a field changes meaning; the launcher refuses any other version.
-pub const PLAN_VERSION: u32 = 2;
+pub const PLAN_VERSION: u32 = 3;
 
 /// The one command-line flag of `bvisor-launcher`: the control socket it was started with.
 pub const CONTROL_FD_ARG: &str = "--control-fd";
@@ -290,7 +290,8 @@ pub struct MountPlan {
     pub propagation: u64,
     /// Filesystem data (`mode=755,size=65536k`).
     pub data: String,
-    /// The bind is recursive (`rbind`).
+    /// The bind is recursive (`rbind`); for a `remount`, the flags go to every mount at and
+    /// beneath the destination.
     pub recursive: bool,
     /// The source is a directory (decides whether the destination is created as a dir or file).
     pub source_is_dir: bool,

@@ -629,7 +629,9 @@ fn mount_plan(bundle: &Path, m: &Mount, field: &str) -> Result<wire::MountPlan, 
 
 /// A `cgroup` mount shows the container its own cgroups. With cgroup2 only and a cgroup
 /// namespace, that is a cgroup2 mount; otherwise a tmpfs holding a bind of the container's
-/// directory in each hierarchy, made read-only afterwards if asked.
+/// directory in each hierarchy. The binds take the mount's flags (nosuid, ro, …) afterwards,
+/// all at once: one recursive remount of the tmpfs (mount_setattr AT_RECURSIVE), not a
+/// remount of each bind (ten hierarchies here, twenty mount calls).
 fn cgroup_mounts(cg: &CgroupSet, m: &wire::MountPlan, cgroupns: bool) -> Vec<wire::MountPlan> {
     let dest = normalize(&m.destination);
     let v1 = cg.dirs.iter().any(|d| d.version == Version::V1);
@@ -663,7 +665,7 @@ fn cgroup_mounts(cg: &CgroupSet, m: &wire::MountPlan, cgroupns: bool) -> Vec<wir
             destination: format!("{dest}/{name}"),
             fstype: "bind".into(),
             source: d.path.to_string_lossy().into_owned(),
-            flags: libc::MS_BIND | base | ro,
+            flags: libc::MS_BIND,
             clear_flags: 0,
             propagation: 0,
             data: String::new(),
@@ -671,7 +673,7 @@ fn cgroup_mounts(cg: &CgroupSet, m: &wire::MountPlan, cgroupns: bool) -> Vec<wir
             source_is_dir: true,
         });
     }
-    if ro != 0 {
+    if base | ro != 0 {
         out.push(wire::MountPlan {
             destination: dest,
             fstype: "remount".into(),
@@ -680,7 +682,7 @@ fn cgroup_mounts(cg: &CgroupSet, m: &wire::MountPlan, cgroupns: bool) -> Vec<wir
             clear_flags: 0,
             propagation: 0,
             data: String::new(),
-            recursive: false,
+            recursive: true,
             source_is_dir: true,
         });
     }
