@@ -145,8 +145,9 @@ fn reused_pid_is_not_taken_for_the_container() {
 }
 
 /// The launcher is started before the cgroups and the plan exist and waits for the runtime's
-/// handover (runtime/src/container/spawn.rs). A runtime killed in that window must not leave it
-/// waiting forever: it reads EOF on its control socket and exits. Ground truth: this test
+/// handover (runtime/src/container/spawn.rs), and after it waits for the cgroups the runtime
+/// makes meanwhile. A runtime killed in either window must not leave it waiting forever: it
+/// reads EOF on its control socket and exits. Ground truth: this test
 /// process is a child subreaper, so the orphaned launcher becomes its child, and is reaped
 /// here with its own exit status. Control: a create that is not killed leaves one orphan, the
 /// container's init (its launcher parent exited), ended by `delete`'s SIGKILL: the runtime
@@ -201,22 +202,27 @@ fn launcher_waiting_for_its_plan_exits_when_the_runtime_dies() {
         "the only orphan of an uninterrupted create is its init"
     );
 
-    let id = h.id("killed");
-    h.track(&id);
-    let out = h.run_env(
-        &[("BVISOR_FAULT", "launcher")],
-        &["create", "--bundle", &bundle, &id],
-    );
-    assert_eq!(
-        out.code, 137,
-        "create did not die at the launcher point\n{out}"
-    );
-    let orphans = reap_orphans(std::time::Duration::from_secs(10));
-    assert_eq!(orphans.len(), 1, "one orphaned launcher: {orphans:?}");
-    let (pid, status) = orphans[0];
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 1,
-        "launcher {pid} ended with wait status {status:#x}, not exit 1"
-    );
-    h.run(&["delete", "--force", &id]).expect_ok();
+    // Killed while the launcher waits for its plan ("launcher"), and after the handover while
+    // it waits for the cgroups the runtime is making ("launched").
+    for point in ["launcher", "launched"] {
+        let id = h.id(point);
+        h.track(&id);
+        let out = h.run_env(
+            &[("BVISOR_FAULT", point)],
+            &["create", "--bundle", &bundle, &id],
+        );
+        assert_eq!(out.code, 137, "create did not die at {point}\n{out}");
+        let orphans = reap_orphans(std::time::Duration::from_secs(10));
+        assert_eq!(
+            orphans.len(),
+            1,
+            "one orphaned launcher at {point}: {orphans:?}"
+        );
+        let (pid, status) = orphans[0];
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 1,
+            "launcher {pid} ended with wait status {status:#x}, not exit 1, at {point}"
+        );
+        h.run(&["delete", "--force", &id]).expect_ok();
+    }
 }

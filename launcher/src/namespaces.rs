@@ -114,6 +114,9 @@ pub fn enter(plan: &LaunchPlan, rep: &mut Reporter) -> Result<Side, ()> {
 
 /// Enter the cgroups and joined namespaces; return the clone3 flags and the parent→child pipe.
 fn prepare(plan: &LaunchPlan) -> SysResult<(u64, (i32, i32))> {
+    if plan.cgroups_follow {
+        receive_cgroups(plan)?;
+    }
     // Enter the cgroups first so the container never runs outside them (and a new cgroup
     // namespace is rooted at the container's own cgroup). v2: clone3 does it.
     for &fd in &plan.cgroup_tasks_fds {
@@ -137,6 +140,28 @@ fn prepare(plan: &LaunchPlan) -> SysResult<(u64, (i32, i32))> {
         .filter(|n| n.join_fd.is_none())
         .fold(0u64, |f, n| f | n.kind.clone_flag());
     Ok((flags, pipe()?))
+}
+
+/// Wait for the cgroup fds the runtime sends once it has made the cgroups (it made them while
+/// we verified the plan) and put them at the numbers the plan gives them. A runtime gone first
+/// (EOF) ends the launcher here: nothing exists yet but this process.
+fn receive_cgroups(plan: &LaunchPlan) -> SysResult<()> {
+    let (bytes, fds) = sys::recv_with_fds(plan.fds.control, bvisor_launcher::HANDOVER_MAX_FDS)?;
+    if bytes.is_empty() && fds.is_empty() {
+        return sys::fail(
+            "runtime closed the control socket before sending the cgroups",
+            libc::EPIPE,
+        );
+    }
+    let h = bvisor_launcher::CgroupsHandover::decode(&bytes)
+        .and_then(|h| h.check(plan, fds.len()).map(|()| h));
+    match h {
+        Ok(h) => sys::place_fds(&fds, &h.targets),
+        Err(e) => {
+            fds.iter().for_each(|&fd| sys::close(fd));
+            sys::fail(e, libc::EBADMSG)
+        }
+    }
 }
 
 fn pipe() -> SysResult<(i32, i32)> {

@@ -37,6 +37,46 @@ impl Handover {
     }
 }
 
+/// The container's cgroup fds, in a second message after the [`Handover`] when the plan says
+/// they follow ([`LaunchPlan::cgroups_follow`]): the runtime makes the cgroups while the
+/// launcher verifies its plan, and the launcher waits for them before it enters them (step 2).
+/// `targets` are exactly the plan's cgroup fds: `cgroup_tasks_fds`, then `cgroup_v2_fd`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CgroupsHandover {
+    pub targets: Vec<RawFd>,
+}
+
+impl CgroupsHandover {
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("cgroups handover serializes")
+    }
+    pub fn decode(bytes: &[u8]) -> Result<CgroupsHandover, String> {
+        serde_json::from_slice(bytes).map_err(|e| format!("bad cgroups handover from runtime: {e}"))
+    }
+
+    /// These are `plan`'s cgroup fds, all of them, in its order, with one fd passed for each.
+    pub fn check(&self, plan: &LaunchPlan, passed: usize) -> Result<(), String> {
+        let expected: Vec<RawFd> = plan
+            .cgroup_tasks_fds
+            .iter()
+            .copied()
+            .chain(plan.cgroup_v2_fd)
+            .collect();
+        if !plan.cgroups_follow || self.targets != expected || passed != expected.len() {
+            return Err(format!(
+                "cgroup fds {:?} ({passed} passed) are not the plan's {expected:?}{}",
+                self.targets,
+                if plan.cgroups_follow {
+                    ""
+                } else {
+                    " (the plan has them in the handover)"
+                }
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// At most this many fds travel in one [`Handover`] (the kernel's SCM_MAX_FD is 253).
 pub const HANDOVER_MAX_FDS: usize = 128;
 
@@ -64,6 +104,10 @@ pub struct LaunchPlan {
     /// (CLONE_INTO_CGROUP), again with no threadgroup lock.
     #[serde(default)]
     pub cgroup_v2_fd: Option<RawFd>,
+    /// The cgroup fds above are not in the handover: they follow in a [`CgroupsHandover`],
+    /// which the launcher waits for before entering the cgroups.
+    #[serde(default)]
+    pub cgroups_follow: bool,
     pub hostname: Option<String>,
     pub domainname: Option<String>,
     /// `None` when the container shares the runtime's mount namespace (no rootfs work at all)
@@ -536,6 +580,7 @@ mod tests {
             map_helpers: false,
             cgroup_tasks_fds: vec![],
             cgroup_v2_fd: None,
+            cgroups_follow: false,
             hostname: Some("h".into()),
             domainname: None,
             rootfs: None,
@@ -608,5 +653,27 @@ mod tests {
         flags.sort();
         flags.dedup();
         assert_eq!(flags.len(), NsKind::ALL.len());
+    }
+
+    /// The cgroup fds that follow the handover are exactly the plan's: same numbers, same
+    /// order, one fd each, and only for a plan that says they follow.
+    #[test]
+    fn a_cgroups_handover_must_name_the_plans_cgroup_fds() {
+        let mut plan = sample();
+        plan.cgroup_tasks_fds = vec![7, 8];
+        plan.cgroup_v2_fd = Some(9);
+        plan.cgroups_follow = true;
+        let h = |t: &[RawFd]| CgroupsHandover {
+            targets: t.to_vec(),
+        };
+        assert_eq!(h(&[7, 8, 9]).check(&plan, 3), Ok(()));
+        assert!(h(&[7, 8, 9]).check(&plan, 2).is_err());
+        assert!(h(&[8, 7, 9]).check(&plan, 3).is_err());
+        assert!(h(&[7, 8]).check(&plan, 2).is_err());
+        assert!(h(&[7, 8, 9, 10]).check(&plan, 4).is_err());
+        plan.cgroups_follow = false;
+        assert!(h(&[7, 8, 9]).check(&plan, 3).is_err());
+        let round = CgroupsHandover::decode(&h(&[7, 8, 9]).encode()).unwrap();
+        assert_eq!(round, h(&[7, 8, 9]));
     }
 }

@@ -5,7 +5,7 @@
 
 /// The points, in the order `create` passes them.
 pub const POINTS: &[&str] = &[
-    "claimed", "launcher", "planned", "cgroups", "launched", "pid", "ready",
+    "claimed", "launcher", "planned", "launched", "cgroups", "pid", "ready",
 ];
 
 #[cfg(all(feature = "fault-injection", debug_assertions))]

@@ -4,11 +4,11 @@
 //! exists; from the moment it does, any failure tears down exactly what was made.
 
 use super::launch::{self, Fds, Inputs};
-use super::spawn::{self, Driver};
+use super::spawn::{self, Driver, Launched};
 use super::state::{now_rfc3339, State, StateDir, Status};
 use super::wasm;
 use super::{io, Error, Result};
-use crate::cgroups::{self, CgroupSet, Hierarchies};
+use crate::cgroups::{self, CgroupSet, Hierarchies, Version};
 use crate::plan::{self, AdmitOptions};
 use crate::{spec, sys};
 use oci_spec::runtime::LinuxNamespaceType;
@@ -160,38 +160,13 @@ pub fn create_loaded(o: &CreateOpts, dir: StateDir, loaded: spec::LoadedSpec) ->
         let starting = spawn::start(o.preserve_fds, o.stdio, &o.root)?;
         crate::fault::point("launcher");
         // Name the cgroups before making them: a runtime killed from here on leaves a state
-        // that `delete --force` can clean up completely.
-        let mut saved = false;
+        // that `delete --force` can clean up completely. They are made after the handover,
+        // while the launcher verifies its plan (build_and_launch).
         if no_cgroups.is_none() {
-            let planned = CgroupSet::planned(&hier, &cg_rel);
-            st.cgroups = planned.clone();
-            dir.save_with(&st, &config_json)?;
-            crate::fault::point("planned");
-            st.cgroups = match CgroupSet::create(&hier, &cg_rel) {
-                Ok(set) => set,
-                Err(e) => {
-                    // create removed what it made; the planned dirs may be someone else's.
-                    st.cgroups = CgroupSet::default();
-                    return Err(io("cgroups")(e));
-                }
-            };
-            // Usually what was made is what was planned, and the state on disk already says so.
-            saved = st.cgroups == planned;
+            st.cgroups = CgroupSet::planned(&hier, &cg_rel);
         }
-        if !saved {
-            dir.save_with(&st, &config_json)?;
-        }
-        crate::fault::point("cgroups");
-        crate::cli::log::phase("cgroups made");
-        let resources = linux.resources().clone().unwrap_or_default();
-        st.cgroups
-            .apply_devices(
-                &resources.devices().clone().unwrap_or_default(),
-                &linux.devices().clone().unwrap_or_default(),
-            )
-            .map_err(io("device cgroup"))?;
-        cgroups::resources::apply(&st.cgroups, &resources).map_err(io("cgroup resources"))?;
-        crate::cli::log::phase("cgroup resources written");
+        dir.save_with(&st, &config_json)?;
+        crate::fault::point("planned");
         build_and_launch(
             o,
             &dir,
@@ -205,6 +180,11 @@ pub fn create_loaded(o: &CreateOpts, dir: StateDir, loaded: spec::LoadedSpec) ->
             },
             starting,
             &config_json,
+            no_cgroups.is_none().then_some(CgroupWork {
+                hier: &hier,
+                rel: &cg_rel,
+                linux: &linux,
+            }),
         )
     })();
     match result {
@@ -213,6 +193,49 @@ pub fn create_loaded(o: &CreateOpts, dir: StateDir, loaded: spec::LoadedSpec) ->
             teardown(&dir, &st);
             Err(e)
         }
+    }
+}
+
+/// The container's cgroups, made once the launcher has its plan.
+struct CgroupWork<'a> {
+    hier: &'a Hierarchies,
+    rel: &'a Path,
+    linux: &'a oci_spec::runtime::Linux,
+}
+
+impl CgroupWork<'_> {
+    /// Make the cgroups `st` names (planned), record them, and write their resources.
+    fn make(
+        &self,
+        dir: &StateDir,
+        st: &mut State,
+        config_json: &serde_json::value::RawValue,
+    ) -> Result<()> {
+        let planned = std::mem::take(&mut st.cgroups);
+        st.cgroups = CgroupSet::create(self.hier, self.rel).map_err(io("cgroups"))?;
+        // Usually what was made is what was planned, and the state on disk already says so;
+        // the directories are the same either way (the plan's mounts name them).
+        debug_assert!(st
+            .cgroups
+            .dirs
+            .iter()
+            .map(|d| &d.path)
+            .eq(planned.dirs.iter().map(|d| &d.path)));
+        if st.cgroups != planned {
+            dir.save_with(st, config_json)?;
+        }
+        crate::fault::point("cgroups");
+        crate::cli::log::phase("cgroups made");
+        let resources = self.linux.resources().clone().unwrap_or_default();
+        st.cgroups
+            .apply_devices(
+                &resources.devices().clone().unwrap_or_default(),
+                &self.linux.devices().clone().unwrap_or_default(),
+            )
+            .map_err(io("device cgroup"))?;
+        cgroups::resources::apply(&st.cgroups, &resources).map_err(io("cgroup resources"))?;
+        crate::cli::log::phase("cgroup resources written");
+        Ok(())
     }
 }
 
@@ -234,6 +257,7 @@ fn build_and_launch(
     h: Handover,
     mut starting: spawn::Starting,
     config_json: &serde_json::value::RawValue,
+    cgroups: Option<CgroupWork<'_>>,
 ) -> Result<()> {
     let Handover {
         root_fd,
@@ -246,7 +270,6 @@ fn build_and_launch(
     sys::mkfifo(&fifo_path, 0o600).map_err(io("exec fifo"))?;
     // O_RDWR never blocks; the launcher reads one byte from it, `start` writes that byte.
     let fifo = sys::open_raw(&fifo_path, libc::O_RDWR).map_err(io("open exec fifo"))?;
-    let procs = st.cgroups.open_entry().map_err(io("cgroup tasks"))?;
 
     let lay = &mut starting.layout;
     let mut fds = Fds {
@@ -264,7 +287,15 @@ fn build_and_launch(
     for (k, f) in &join {
         fds.join.push((*k, lay.add(f.as_raw_fd())?));
     }
-    lay.add_cgroups(&procs, &mut fds)?;
+    let v1 = st
+        .cgroups
+        .dirs
+        .iter()
+        .filter(|d| d.version == Version::V1)
+        .count();
+    let v2 = st.cgroups.dirs.iter().any(|d| d.version == Version::V2);
+    lay.reserve_cgroups(v1, v2, &mut fds);
+    let cgroup_fds = fds.clone();
     let hooks = st.config.hooks().clone().unwrap_or_default();
     #[allow(deprecated)]
     let sync_hooks = [
@@ -299,12 +330,28 @@ fn build_and_launch(
         wasm::rewrite_process(&mut plan.process, d, fd);
     }
     plan.map_helpers = map_helpers;
+    plan.cgroups_follow = !plan.cgroup_tasks_fds.is_empty() || plan.cgroup_v2_fd.is_some();
     crate::cli::log::phase("launch plan built");
     // The launcher's copies are in its layout; ours close now.
-    drop((root_fd, join, console, procs, runner));
+    drop((root_fd, join, console, runner));
     let launched = starting.hand_over(&plan)?;
     crate::fault::point("launched");
     crate::cli::log::phase("launcher spawned");
+    // The cgroups, while the launcher verifies the plan; it waits for them before step 2.
+    let made = match cgroups {
+        Some(w) => w.make(dir, st, config_json).and_then(|()| {
+            let entry = st.cgroups.open_entry().map_err(io("cgroup tasks"))?;
+            launched.send_cgroups(&entry, &cgroup_fds)
+        }),
+        None => Ok(()),
+    };
+    if let Err(e) = made {
+        // Without its cgroups the launcher reads EOF and exits; reap it.
+        let Launched { child, control } = launched;
+        drop(control);
+        let _ = child.wait();
+        return Err(e);
+    }
     drop(fifo);
     let mut driver = CreateDriver {
         dir,

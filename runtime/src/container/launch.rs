@@ -229,6 +229,7 @@ pub fn build(i: Inputs) -> Result<wire::LaunchPlan, LaunchError> {
         map_helpers: false,
         cgroup_tasks_fds: i.fds.cgroup_tasks.clone(),
         cgroup_v2_fd: i.fds.cgroup_v2,
+        cgroups_follow: false,
         hostname: spec
             .hostname()
             .clone()

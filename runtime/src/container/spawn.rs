@@ -90,11 +90,54 @@ impl FdLayout {
         }
         Ok(())
     }
+
+    /// Numbers in the launcher for cgroups not made yet (`v1` tasks files, and a v2 directory
+    /// if `v2`), recorded in `fds`: their fds follow the handover ([`Launched::send_cgroups`]).
+    pub fn reserve_cgroups(&mut self, v1: usize, v2: bool, fds: &mut Fds) {
+        for _ in 0..v1 {
+            fds.cgroup_tasks.push(self.next);
+            self.next += 1;
+        }
+        if v2 {
+            fds.cgroup_v2 = Some(self.next);
+            self.next += 1;
+        }
+    }
 }
 
 pub struct Launched {
     pub child: Launcher,
     pub control: OwnedFd,
+}
+
+impl Launched {
+    /// The cgroups' way in (see [`FdLayout::add_cgroups`]) to the numbers reserved for them in
+    /// the plan (`fds`, [`FdLayout::reserve_cgroups`]); the launcher waits for them before it
+    /// enters the cgroups.
+    pub fn send_cgroups(&self, e: &CgroupEntry, fds: &Fds) -> Result<()> {
+        let sent: Vec<RawFd> = e
+            .v1_tasks
+            .iter()
+            .chain(e.v2_dir.as_ref())
+            .map(|f| f.as_raw_fd())
+            .collect();
+        let targets: Vec<RawFd> = fds
+            .cgroup_tasks
+            .iter()
+            .copied()
+            .chain(fds.cgroup_v2)
+            .collect();
+        if sent.len() != targets.len() {
+            return Err(Error::Other(format!(
+                "{} cgroup fds for {} planned",
+                sent.len(),
+                targets.len()
+            )));
+        }
+        let msg = bvisor_launcher::CgroupsHandover { targets }.encode();
+        sys::send_with_fds(self.control.as_raw_fd(), &msg, &sent)
+            .map_err(io("hand the cgroups to the launcher"))
+    }
 }
 
 /// The launcher's first process (it exits once the container's init is on its own).
