@@ -542,7 +542,8 @@ cleanup() {
     # Containers left by an aborted namespace: delete them from the same view (crun needs it).
     local any="" name
     for name in "${RUNTIMES[@]}"; do
-      [ -z "$(find "$(rt_root "$name")" -mindepth 1 -maxdepth 1 2>/dev/null)" ] || any=1
+      # (bvisor's @seccomp cache directory is not a container.)
+      [ -z "$(find "$(rt_root "$name")" -mindepth 1 -maxdepth 1 ! -name '@*' 2>/dev/null)" ] || any=1
     done
     if [ -n "$any" ]; then
       log "deleting leftover containers"
