@@ -110,17 +110,22 @@ pub fn parse(bytes: &[u8], bundle: PathBuf, path: &Path) -> Result<LoadedSpec, S
     // never a stack overflow; a non-UTF-8 string is an error at its field. The error names the
     // JSON path of the bad value (a type-confused `process.user.uid` says so), with serde_json's
     // line and column.
+    //
+    // The path costs on every value, so only a config that fails is parsed a second time with
+    // it; the same bytes fail at the same place, now with the path named.
     let mut unknown = Vec::new();
     let mut record = |p: serde_ignored::Path| unknown.push(json_path(&p));
     let mut json = serde_json::Deserializer::from_slice(bytes);
-    let spec: de::SpecDe =
-        serde_path_to_error::deserialize(serde_ignored::Deserializer::new(&mut json, &mut record))
-            .map_err(|e| {
-                parse_error(match e.path().to_string().as_str() {
-                    "." => e.inner().to_string(),
-                    p => format!("{p}: {}", e.inner()),
-                })
-            })?;
+    let spec = match <de::SpecDe as serde::Deserialize>::deserialize(
+        serde_ignored::Deserializer::new(&mut json, &mut record),
+    ) {
+        Ok(spec) => spec,
+        Err(first) => {
+            return Err(parse_error(
+                error_with_path(bytes).unwrap_or(first.to_string()),
+            ))
+        }
+    };
     json.end().map_err(|e| parse_error(e.to_string()))?;
     let spec = spec.0;
     for (k, set) in [
@@ -147,6 +152,22 @@ pub fn parse(bytes: &[u8], bundle: PathBuf, path: &Path) -> Result<LoadedSpec, S
     };
     validate(&loaded)?;
     Ok(loaded)
+}
+
+/// The error of a config that failed to parse, with the JSON path of the bad value (a
+/// type-confused `process.user.uid` says so) and serde_json's line and column. None if this
+/// parse succeeds after all.
+fn error_with_path(bytes: &[u8]) -> Option<String> {
+    let mut json = serde_json::Deserializer::from_slice(bytes);
+    let e = serde_path_to_error::deserialize::<_, de::SpecDe>(serde_ignored::Deserializer::new(
+        &mut json,
+        &mut |_| {},
+    ))
+    .err()?;
+    Some(match e.path().to_string().as_str() {
+        "." => e.inner().to_string(),
+        p => format!("{p}: {}", e.inner()),
+    })
 }
 
 /// `process.landlock` of a config that has the property, as JSON, `null` included (the
