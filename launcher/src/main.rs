@@ -24,7 +24,7 @@ mod report;
 mod rootfs;
 mod sys;
 
-use bvisor_launcher::{Handover, LaunchPlan, CONTROL_FD_ARG, HANDOVER_MAX_FDS};
+use bvisor_launcher::{Handover, LaunchPlan, CONTROL_FD_ARG};
 use report::Reporter;
 use std::os::fd::RawFd;
 use sys::SysResult;
@@ -78,32 +78,16 @@ fn launch(control: RawFd) -> i32 {
 /// put the fds it passes at their numbers, and return the plan fd and its digest. A runtime
 /// gone before sending it (EOF) ends the launcher here: it has touched nothing yet.
 fn receive(control: RawFd) -> SysResult<(RawFd, String)> {
-    let (bytes, fds) = sys::recv_with_fds(control, HANDOVER_MAX_FDS)?;
-    if bytes.is_empty() && fds.is_empty() {
-        return sys::fail(
-            "runtime closed the control socket before the handover",
-            libc::EPIPE,
-        );
-    }
-    let h = match Handover::decode(&bytes) {
-        Ok(h) => h,
-        Err(e) => {
-            fds.iter().for_each(|&fd| sys::close(fd));
-            return sys::fail(e, libc::EBADMSG);
+    sys::receive_placed(control, "the handover", |bytes, _| {
+        let h = Handover::decode(bytes)?;
+        if h.targets.contains(&control) {
+            return Err("a handed-over fd targets the control socket".into());
         }
-    };
-    if h.targets.contains(&control) {
-        fds.iter().for_each(|&fd| sys::close(fd));
-        return sys::fail("a handed-over fd targets the control socket", libc::EBADMSG);
-    }
-    sys::place_fds(&fds, &h.targets)?;
-    if !h.targets.contains(&h.plan_fd) {
-        return sys::fail(
-            format!("plan fd {} was not passed", h.plan_fd),
-            libc::EBADMSG,
-        );
-    }
-    Ok((h.plan_fd, h.digest))
+        if !h.targets.contains(&h.plan_fd) {
+            return Err(format!("plan fd {} was not passed", h.plan_fd));
+        }
+        Ok(((h.plan_fd, h.digest), h.targets))
+    })
 }
 
 /// Step 1: the plan is what the runtime sealed, and nothing else reaches this process.

@@ -146,22 +146,11 @@ fn prepare(plan: &LaunchPlan) -> SysResult<(u64, (i32, i32))> {
 /// we verified the plan) and put them at the numbers the plan gives them. A runtime gone first
 /// (EOF) ends the launcher here: nothing exists yet but this process.
 fn receive_cgroups(plan: &LaunchPlan) -> SysResult<()> {
-    let (bytes, fds) = sys::recv_with_fds(plan.fds.control, bvisor_launcher::HANDOVER_MAX_FDS)?;
-    if bytes.is_empty() && fds.is_empty() {
-        return sys::fail(
-            "runtime closed the control socket before sending the cgroups",
-            libc::EPIPE,
-        );
-    }
-    let h = bvisor_launcher::CgroupsHandover::decode(&bytes)
-        .and_then(|h| h.check(plan, fds.len()).map(|()| h));
-    match h {
-        Ok(h) => sys::place_fds(&fds, &h.targets),
-        Err(e) => {
-            fds.iter().for_each(|&fd| sys::close(fd));
-            sys::fail(e, libc::EBADMSG)
-        }
-    }
+    sys::receive_placed(plan.fds.control, "sending the cgroups", |bytes, passed| {
+        let h = bvisor_launcher::CgroupsHandover::decode(bytes)?;
+        h.check(plan, passed)?;
+        Ok(((), h.targets))
+    })
 }
 
 fn pipe() -> SysResult<(i32, i32)> {

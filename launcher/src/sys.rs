@@ -439,6 +439,34 @@ pub fn recv_with_fds(sock: RawFd, max_fds: usize) -> SysResult<(Vec<u8>, Vec<Raw
     })
 }
 
+/// One message from the runtime and the fds that came with it: `accept` (given the bytes and
+/// how many fds came) decodes it and names each fd's number, and they are put there. The
+/// runtime gone before sending it (EOF): EPIPE, naming `what`. A message `accept` refuses:
+/// its fds are closed, EBADMSG.
+pub fn receive_placed<T>(
+    control: RawFd,
+    what: &str,
+    accept: impl FnOnce(&[u8], usize) -> Result<(T, Vec<RawFd>), String>,
+) -> SysResult<T> {
+    let (bytes, fds) = recv_with_fds(control, bvisor_launcher::HANDOVER_MAX_FDS)?;
+    if bytes.is_empty() && fds.is_empty() {
+        return fail(
+            format!("runtime closed the control socket before {what}"),
+            libc::EPIPE,
+        );
+    }
+    match accept(&bytes, fds.len()) {
+        Ok((value, targets)) => {
+            place_fds(&fds, &targets)?;
+            Ok(value)
+        }
+        Err(e) => {
+            fds.iter().for_each(|&fd| close(fd));
+            fail(e, libc::EBADMSG)
+        }
+    }
+}
+
 /// Put each of `fds` at its number in `targets` (same order), close-on-exec, leaving none of
 /// the received numbers open elsewhere. Received fds take the lowest free numbers, which may be
 /// other fds' targets, so every fd not already in place is first moved above them all.
