@@ -56,12 +56,7 @@ impl CgroupsHandover {
 
     /// These are `plan`'s cgroup fds, all of them, in its order, with one fd passed for each.
     pub fn check(&self, plan: &LaunchPlan, passed: usize) -> Result<(), String> {
-        let expected: Vec<RawFd> = plan
-            .cgroup_tasks_fds
-            .iter()
-            .copied()
-            .chain(plan.cgroup_v2_fd)
-            .collect();
+        let expected = plan.cgroup_fds();
         if !plan.cgroups_follow || self.targets != expected || passed != expected.len() {
             return Err(format!(
                 "cgroup fds {:?} ({passed} passed) are not the plan's {expected:?}{}",
@@ -536,6 +531,16 @@ impl std::fmt::Display for PlanError {
 impl std::error::Error for PlanError {}
 
 impl LaunchPlan {
+    /// The numbers of the cgroup fds: `cgroup_tasks_fds`, then `cgroup_v2_fd` (the order a
+    /// [`CgroupsHandover`] passes them in).
+    pub fn cgroup_fds(&self) -> Vec<RawFd> {
+        self.cgroup_tasks_fds
+            .iter()
+            .copied()
+            .chain(self.cgroup_v2_fd)
+            .collect()
+    }
+
     /// Serialized bytes and their blake3 digest (hex).
     pub fn encode(&self) -> (Vec<u8>, String) {
         let bytes = serde_json::to_vec(self).expect("plan serializes");

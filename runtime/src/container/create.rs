@@ -295,7 +295,6 @@ fn build_and_launch(
         .count();
     let v2 = st.cgroups.dirs.iter().any(|d| d.version == Version::V2);
     lay.reserve_cgroups(v1, v2, &mut fds);
-    let cgroup_fds = fds.clone();
     let hooks = st.config.hooks().clone().unwrap_or_default();
     #[allow(deprecated)]
     let sync_hooks = [
@@ -341,7 +340,7 @@ fn build_and_launch(
     let made = match cgroups {
         Some(w) => w.make(dir, st, config_json).and_then(|()| {
             let entry = st.cgroups.open_entry().map_err(io("cgroup tasks"))?;
-            launched.send_cgroups(&entry, &cgroup_fds)
+            launched.send_cgroups(&entry, &plan)
         }),
         None => Ok(()),
     };

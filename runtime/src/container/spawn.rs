@@ -111,22 +111,17 @@ pub struct Launched {
 }
 
 impl Launched {
-    /// The cgroups' way in (see [`FdLayout::add_cgroups`]) to the numbers reserved for them in
-    /// the plan (`fds`, [`FdLayout::reserve_cgroups`]); the launcher waits for them before it
-    /// enters the cgroups.
-    pub fn send_cgroups(&self, e: &CgroupEntry, fds: &Fds) -> Result<()> {
+    /// The cgroups' way in (see [`FdLayout::add_cgroups`]) to the numbers `plan` reserved for
+    /// them ([`FdLayout::reserve_cgroups`]); the launcher waits for them before it enters the
+    /// cgroups.
+    pub fn send_cgroups(&self, e: &CgroupEntry, plan: &LaunchPlan) -> Result<()> {
         let sent: Vec<RawFd> = e
             .v1_tasks
             .iter()
             .chain(e.v2_dir.as_ref())
             .map(|f| f.as_raw_fd())
             .collect();
-        let targets: Vec<RawFd> = fds
-            .cgroup_tasks
-            .iter()
-            .copied()
-            .chain(fds.cgroup_v2)
-            .collect();
+        let targets = plan.cgroup_fds();
         if sent.len() != targets.len() {
             return Err(Error::Other(format!(
                 "{} cgroup fds for {} planned",
