@@ -333,6 +333,7 @@ impl CpuSet {
     }
 
     /// The set of `cpus` (those past CPU_SETSIZE left out).
+    #[cfg(test)]
     pub fn from_cpus(cpus: &[usize]) -> CpuSet {
         // SAFETY: an all-zero cpu_set_t is the empty set.
         let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
@@ -348,6 +349,7 @@ impl CpuSet {
         cpu < SETSIZE && unsafe { libc::CPU_ISSET(cpu, &self.0) }
     }
 
+    #[cfg(test)]
     pub fn cpus(&self) -> Vec<usize> {
         (0..SETSIZE).filter(|&c| self.has(c)).collect()
     }

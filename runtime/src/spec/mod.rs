@@ -122,7 +122,7 @@ pub fn parse(bytes: &[u8], bundle: PathBuf, path: &Path) -> Result<LoadedSpec, S
         Ok(spec) => spec,
         Err(first) => {
             return Err(parse_error(
-                error_with_path(bytes).unwrap_or(first.to_string()),
+                error_with_path(bytes).unwrap_or_else(|| first.to_string()),
             ))
         }
     };
